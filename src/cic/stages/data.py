@@ -1,0 +1,89 @@
+"""Data stage: simulate or read the compendium, prepare it, select top-variance genes, assign splits."""
+
+from __future__ import annotations
+
+import logging
+import numpy as np
+import pandas as pd
+
+from cic import io
+from cic.dataset import read_expression
+from cic.prepare import PreparationSettings, prepare, top_variance_genes
+from cic.simulate import SimulationConfig, simulate_compendium, write_compendium
+from cic.splits import assign_splits
+
+log = logging.getLogger(__name__)
+
+
+def simulate(settings: dict, samples_per_type: int, seed: int, expression, sample_sheet, programs, activity,
+             loadings) -> None:
+    config = SimulationConfig(samples_per_type=samples_per_type, seed=seed,
+                              **{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    log.info("simulating %d cell types x %d samples x %d genes (seed %d)", 16, samples_per_type, config.n_genes,
+             seed)
+    compendium = simulate_compendium(config)
+    write_compendium(compendium, expression, sample_sheet, programs, activity, loadings)
+
+
+def _sample_quantiles(matrix: np.ndarray, prefix: str) -> pd.DataFrame:
+    quartiles = np.quantile(matrix, [0.25, 0.5, 0.75], axis=1).T
+    return pd.DataFrame(quartiles, columns=[f"{prefix}_q25", f"{prefix}_median", f"{prefix}_q75"])
+
+
+def prepare_expression(expression, sample_sheet, local: dict, dataset: dict, preprocess: dict, seed: int,
+                       output, sample_quality) -> None:
+    """Read (and validate) the matrix, prepare it, write the AnnData container and per-sample quality table."""
+    raw = read_expression(expression, local.get("orientation", "genes_x_samples"), sample_sheet,
+                          local.get("sample_column", "sample"), local.get("cell_type_column", "cell_type"),
+                          local.get("study_column", "study"))
+    log.info("read %d samples x %d gene ids from %s", *raw.matrix.shape, expression)
+    settings = PreparationSettings(
+        samples_per_type=dataset.get("samples_per_type"), cell_types=dataset.get("cell_types"),
+        log2=preprocess["log2"], log2_offset=preprocess["log2_offset"],
+        collapse_duplicate_genes=preprocess["collapse_duplicate_genes"],
+        quantile_normalize=preprocess["quantile_normalize"], seed=seed)
+    source = str(sample_sheet or expression)
+    matrix, samples, genes, provenance = prepare(raw, settings, source)
+
+    # Per-sample quartiles before (log2, not normalised) and after preparation, for the data overview figure.
+    selected_raw = raw.matrix[raw.samples.index.get_indexer(samples.index)]
+    before = np.log2(np.maximum(selected_raw, 0) + settings.log2_offset) if provenance["log2_applied"] \
+        else selected_raw
+    quality = pd.concat([samples.reset_index(), _sample_quantiles(before, "before"),
+                         _sample_quantiles(matrix, "after")], axis=1)
+
+    adata = io.expression_container(matrix, samples, genes, source=dataset["source"], expression_file=str(expression),
+                                    sample_sheet=str(sample_sheet) if sample_sheet else None, seed=seed,
+                                    **provenance)
+    io.write_h5ad(adata, output)
+    io.write_table(quality, sample_quality)
+    log.info("wrote %d samples x %d genes to %s", *adata.shape, output)
+
+
+def select_top_variance(expression, n_genes: int, output) -> None:
+    adata = io.read_h5ad(expression)
+    keep = top_variance_genes(adata.X, list(adata.var_names), n_genes)
+    subset = adata[:, keep].copy()
+    subset.uns["provenance"] = dict(adata.uns["provenance"]) | {"top_variance_genes": n_genes}
+    io.write_h5ad(subset, output)
+    log.info("kept the %d highest-variance genes of %d", n_genes, adata.n_vars)
+
+
+def make_splits(expression, test_fraction: float, cv_folds: int, noise_cv_folds: int, seed: int, output) -> None:
+    adata = io.read_h5ad(expression)
+    table = assign_splits(adata.obs, test_fraction, cv_folds, noise_cv_folds, seed)
+    io.write_table(table, output)
+    counts = table["split"].value_counts()
+    log.info("train %d / test %d samples; %d CV folds, %d noise CV folds", counts.get("train", 0),
+             counts.get("test", 0), cv_folds, noise_cv_folds)
+
+
+def read_splits(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype={"sample": str})
+
+
+def plot_overview(expression, sample_quality, splits, png, svg) -> None:
+    from cic.figures.data import plot_data_overview
+
+    quality = pd.read_csv(sample_quality, sep="\t", dtype={"sample": str})
+    plot_data_overview(io.read_h5ad(expression), quality, read_splits(splits), png, svg)

@@ -1,0 +1,64 @@
+"""Shared fixtures: a tiny simulated compendium and helpers to write user-style input files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cic.simulate import SimulationConfig, simulate_compendium
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_compendium():
+    return simulate_compendium(SimulationConfig(n_genes=150, samples_per_type=8, studies_per_type=3, seed=3))
+
+
+@pytest.fixture
+def user_files(tmp_path, tiny_compendium):
+    """A genes x samples TSV matrix and a sample sheet, as a user would bring them."""
+    expression = tmp_path / "expression.tsv"
+    sheet = tmp_path / "samples.tsv"
+    tiny_compendium.intensities.to_csv(expression, sep="\t")
+    tiny_compendium.samples.reset_index()[["sample", "cell_type", "study"]].to_csv(sheet, sep="\t", index=False)
+    return expression, sheet
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    """A copy of the workflow in a temporary folder, so test runs never touch the repository's results/."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO / "Snakefile", root / "Snakefile")
+    for folder in ("workflow", "config", "envs"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
+def run_snakemake(root: Path, *arguments: str, configfile: str | Path | None = None,
+                  check: bool = True) -> subprocess.CompletedProcess:
+    """Run snakemake on a workflow copy; ``configfile`` goes last because that option takes several values."""
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(root),
+               "--snakefile", str(root / "Snakefile"), *arguments]
+    if configfile is not None:
+        command += ["--configfile", str(configfile)]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def write_matrix(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, sep="\t")
+    return path
+
+
+def random_positive(rows: int, cols: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).lognormal(6, 1, (rows, cols))

@@ -1,0 +1,93 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cic.dataset import RawDataset
+from cic.errors import InputError
+from cic.prepare import (PreparationSettings, collapse_duplicate_genes, looks_log_transformed, prepare,
+                         quantile_normalize, select_balanced_samples, top_variance_genes)
+
+
+def test_quantile_normalisation_matches_hand_computed_example():
+    # Samples A, B, C (rows) over genes a-d (columns); B has a tie (4 at genes a and c).
+    matrix = np.array([[5, 2, 3, 4], [4, 1, 4, 2], [3, 4, 6, 8]], dtype=float)
+    # Reference = mean of sorted rows: (2+1+3)/3, (3+2+4)/3, (4+4+6)/3, (5+4+8)/3.
+    r1, r2, r3, r4 = 2.0, 3.0, 14 / 3, 17 / 3
+    expected = np.array([
+        [r4, r1, r2, r3],
+        [(r3 + r4) / 2, r1, (r3 + r4) / 2, r2],  # tied values share the mean of their ranks' references
+        [r1, r2, r3, r4],
+    ])
+    np.testing.assert_allclose(quantile_normalize(matrix), expected)
+
+
+def test_quantile_normalisation_gives_every_sample_the_same_sorted_values():
+    matrix = np.random.default_rng(1).lognormal(3, 1, (20, 500)) * np.arange(1, 21)[:, None]
+    normalized = quantile_normalize(matrix)
+    sorted_rows = np.sort(normalized, axis=1)
+    np.testing.assert_allclose(sorted_rows, np.broadcast_to(sorted_rows[0], sorted_rows.shape))
+    # Ranks within each sample are unchanged.
+    np.testing.assert_array_equal(np.argsort(normalized, axis=1), np.argsort(matrix, axis=1))
+
+
+def test_log_detection_follows_geo2r_rule():
+    raw = np.random.default_rng(0).lognormal(7, 1.5, (10, 100))
+    assert not looks_log_transformed(raw)
+    assert looks_log_transformed(np.log2(raw))
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ("max_mean", [[1, 10, 5], [2, 20, 6]]),  # G1 keeps its second probe (higher mean)
+    ("mean", [[0.5, 10, 5], [1.0, 20, 6]]),  # mean of G1's two probes
+    ("first", [[0, 10, 5], [0, 20, 6]]),
+])
+def test_collapse_duplicate_genes(rule, expected):
+    # samples x gene ids; G1 appears twice (probes 0 and 2), G2 and G3 once.
+    matrix = np.array([[0, 10, 1, 5], [0, 20, 2, 6]], dtype=float)
+    collapsed, genes = collapse_duplicate_genes(matrix, ["G1", "G2", "G1", "G3"], rule)
+    assert sorted(genes) == ["G1", "G2", "G3"]
+    order = [genes.index(g) for g in ("G1", "G2", "G3")]
+    np.testing.assert_allclose(collapsed[:, order], np.array(expected, dtype=float))
+
+
+def _samples(counts: dict[str, int], studies: int = 3) -> pd.DataFrame:
+    rows = [(f"{t}_{i}", t, f"{t}_s{i % studies}") for t, n in counts.items() for i in range(n)]
+    return pd.DataFrame(rows, columns=["sample", "cell_type", "study"]).set_index("sample")
+
+
+def test_balanced_selection_is_seeded_balanced_and_spread_over_studies():
+    samples = _samples({"a": 30, "b": 12, "c": 9})
+    chosen = select_balanced_samples(samples, 9, seed=5)
+    picked = samples.loc[chosen]
+    assert picked["cell_type"].value_counts().eq(9).all()
+    assert picked.groupby("cell_type")["study"].value_counts().eq(3).all()  # 3 per study of 3 studies
+    assert list(chosen) == list(select_balanced_samples(samples, 9, seed=5))
+    assert list(chosen) != list(select_balanced_samples(samples, 9, seed=6))
+
+
+def test_prepare_runs_the_chain_in_order():
+    rng = np.random.default_rng(2)
+    samples = _samples({"a": 5, "b": 5})
+    matrix = rng.lognormal(7, 1, (10, 40))
+    genes = [f"G{i}" for i in range(39)] + ["G0"]  # one repeated id
+    settings = PreparationSettings(samples_per_type=4, log2="auto", seed=1)
+    prepared, kept, out_genes, provenance = prepare(RawDataset(matrix, genes, samples), settings, "sheet.tsv")
+    assert prepared.shape == (8, 39) and len(out_genes) == 39 and len(kept) == 8
+    assert provenance["log2_applied"] and provenance["quantile_normalized"]
+    assert prepared.max() < 20  # log2 scale
+
+
+def test_top_variance_genes_picks_the_most_variable():
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(0, 1, (50, 6)) * np.array([1, 5, 0.1, 3, 0.2, 4])
+    assert top_variance_genes(matrix, list("ABCDEF"), 3) == ["B", "D", "F"]
+    with pytest.raises(ValueError, match="exceeds"):
+        top_variance_genes(matrix, list("ABCDEF"), 7)
+
+
+def test_selection_errors_name_the_type_and_the_fix():
+    samples = _samples({"a": 10, "b": 3})
+    with pytest.raises(InputError, match=r"sheet.tsv: cell type 'b' \(column 'cell_type'\) has 3 samples.*fix"):
+        select_balanced_samples(samples, 5, seed=1, source="sheet.tsv")
+    with pytest.raises(InputError, match="only 1 cell type"):
+        select_balanced_samples(_samples({"a": 10}), 5, seed=1, source="sheet.tsv")

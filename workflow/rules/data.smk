@@ -1,0 +1,114 @@
+# Data stage: the compendium (simulated or the user's own), its preparation, and the shared splits.
+
+
+rule simulate_compendium:
+    output:
+        expression=f"{SYNTHETIC_DIR}/expression.parquet",
+        sample_sheet=f"{SYNTHETIC_DIR}/samples.tsv",
+        programs=f"{SYNTHETIC_DIR}/programs.gmt",
+        activity=f"{SYNTHETIC_DIR}/program_activity.tsv",
+        loadings=f"{SYNTHETIC_DIR}/program_loadings.tsv",
+    params:
+        synthetic=DATASET["synthetic"],
+        samples_per_type=DATASET["samples_per_type"],
+        seed=config["seed"],
+    log:
+        "results/logs/data/simulate_compendium.log",
+    benchmark:
+        "results/benchmarks/data/simulate_compendium.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/simulate_compendium.py"
+
+
+rule prepare_expression:
+    input:
+        unpack(expression_inputs),
+    output:
+        expression="results/data/expression.h5ad",
+        sample_quality="results/tables/sample_quality.tsv",
+    params:
+        dataset=DATASET,
+        preprocess=config["preprocess"],
+        seed=config["seed"],
+    log:
+        "results/logs/data/prepare_expression.log",
+    benchmark:
+        "results/benchmarks/data/prepare_expression.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/prepare_expression.py"
+
+
+rule select_top_variance_genes:
+    input:
+        "results/data/expression.h5ad",
+    output:
+        "results/data/expression_top_variance.h5ad",
+    params:
+        n_genes=config["preprocess"]["top_variance_genes"],
+    log:
+        "results/logs/data/select_top_variance_genes.log",
+    benchmark:
+        "results/benchmarks/data/select_top_variance_genes.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/select_top_variance_genes.py"
+
+
+rule assign_splits:
+    input:
+        "results/data/expression.h5ad",
+    output:
+        "results/data/splits.tsv",
+    params:
+        splits=config["splits"],
+        seed=config["seed"],
+    log:
+        "results/logs/data/assign_splits.log",
+    benchmark:
+        "results/benchmarks/data/assign_splits.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/assign_splits.py"
+
+
+rule plot_data_overview:
+    input:
+        expression="results/data/expression.h5ad",
+        sample_quality="results/tables/sample_quality.tsv",
+        splits="results/data/splits.tsv",
+    output:
+        png=report(
+            "results/figures/data_overview.png",
+            caption="../report/data_overview.rst",
+            category="Data",
+        ),
+        svg="results/figures/data_overview.svg",
+    log:
+        "results/logs/data/plot_data_overview.log",
+    benchmark:
+        "results/benchmarks/data/plot_data_overview.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/plot_data_overview.py"
