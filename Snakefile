@@ -14,6 +14,8 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/reconstruction.smk"
 
 
 rule all:

@@ -31,14 +31,25 @@ def user_files(tmp_path, tiny_compendium):
     return expression, sheet
 
 
-@pytest.fixture
-def workflow_copy(tmp_path):
-    """A copy of the workflow in a temporary folder, so test runs never touch the repository's results/."""
-    root = tmp_path / "project"
-    root.mkdir()
+def copy_workflow(root: Path) -> Path:
+    """Copy the workflow to ``root``, so test runs never touch the repository's results/."""
+    root.mkdir(parents=True)
     shutil.copy(REPO / "Snakefile", root / "Snakefile")
     for folder in ("workflow", "config", "envs"):
         shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    return copy_workflow(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def test_config_run(tmp_path_factory):
+    """The whole workflow run once on config/test.yaml; tests of every stage inspect its results."""
+    root = copy_workflow(tmp_path_factory.mktemp("test_config_run") / "project")
+    run_snakemake(root, "all", configfile="config/test.yaml")
     return root
 
 

@@ -18,7 +18,7 @@ rule simulate_compendium:
         "results/benchmarks/data/simulate_compendium.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        **rule_resources("default"),
     conda:
         "../../envs/cic.yaml"
     script:
@@ -32,6 +32,7 @@ rule prepare_expression:
         expression="results/data/expression.h5ad",
         sample_quality="results/tables/sample_quality.tsv",
     params:
+        reader=expression_reader(),
         dataset=DATASET,
         preprocess=config["preprocess"],
         seed=config["seed"],
@@ -41,7 +42,7 @@ rule prepare_expression:
         "results/benchmarks/data/prepare_expression.tsv"
     threads: 1
     resources:
-        mem_mb=8000,
+        **rule_resources("default"),
     conda:
         "../../envs/cic.yaml"
     script:
@@ -61,7 +62,7 @@ rule select_top_variance_genes:
         "results/benchmarks/data/select_top_variance_genes.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        **rule_resources("default"),
     conda:
         "../../envs/cic.yaml"
     script:
@@ -82,7 +83,7 @@ rule assign_splits:
         "results/benchmarks/data/assign_splits.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        **rule_resources("default"),
     conda:
         "../../envs/cic.yaml"
     script:
@@ -107,7 +108,7 @@ rule plot_data_overview:
         "results/benchmarks/data/plot_data_overview.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        **rule_resources("default"),
     conda:
         "../../envs/cic.yaml"
     script:

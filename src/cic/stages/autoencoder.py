@@ -1,0 +1,106 @@
+"""Autoencoder stage: train a network on a subset of samples, encode every profile, reproduce it.
+
+Shared by every experiment that trains: Fig 2a cross-validation, the main 75/25 model, the sweeps (Figs 8, 9),
+leave-one-type-out (Fig 3) and the classifiers. Which samples train and which test is a :class:`Holdout`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cic import io
+from cic.model import Autoencoder
+from cic.stages.data import read_splits
+from cic.train import TrainConfig, encode, fit, load_model, reconstruct, save_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Samples whose ``column`` in splits.tsv equals ``value`` are the test set; the others train."""
+
+    column: str
+    value: str | int
+
+    def test_mask(self, splits: pd.DataFrame) -> np.ndarray:
+        if self.column not in splits.columns:
+            raise ValueError(f"splits table has no column {self.column!r}")
+        return (splits[self.column].astype(str) == str(self.value)).to_numpy()
+
+
+MAIN_HOLDOUT = Holdout("split", "test")
+
+
+def cv_holdout(fold: int) -> Holdout:
+    return Holdout("cv_fold", int(fold))
+
+
+def load_expression_and_splits(expression_path, splits_path) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
+    """The prepared matrix (samples x genes, float32) and the splits table, checked to describe the same samples."""
+    adata = io.read_h5ad(expression_path)
+    splits = read_splits(splits_path)
+    if list(splits["sample"]) != list(adata.obs_names):
+        raise ValueError(f"{splits_path} does not list the samples of {expression_path} in the same order; "
+                         "re-run the data stage (snakemake --forcerun assign_splits)")
+    return np.asarray(adata.X, dtype=np.float32), splits, list(adata.var_names)
+
+
+def train_config(training: dict, seed: int, **overrides) -> TrainConfig:
+    """TrainConfig from the config's ``training`` section, a seed, and experiment-specific overrides."""
+    return TrainConfig(**(dict(training) | {"seed": int(seed)} | overrides))
+
+
+def train_autoencoder(expression, splits_path, holdout: Holdout, architecture: str, training: dict, seed: int,
+                      model_path, history_path, threads: int = 1) -> pd.DataFrame:
+    """Train ``architecture`` on the samples outside ``holdout``; test MSE is measured on the holdout each epoch.
+
+    A checkpoint beside the model file lets a killed job resume when the rule is re-run; it is deleted once the
+    final model is written.
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    matrix, splits, genes = load_expression_and_splits(expression, splits_path)
+    test = holdout.test_mask(splits)
+    if not test.any() or test.all():
+        raise ValueError(f"holdout {holdout} leaves {int((~test).sum())} training and {int(test.sum())} test samples")
+    model = Autoencoder(matrix.shape[1], architecture)
+    config = train_config(training, seed)
+    checkpoint = Path(model_path).with_name(Path(model_path).stem + ".checkpoint.pt")
+    log.info("training %s on %d samples x %d genes (%d held out: %s == %s), seed %d", model.spec,
+             int((~test).sum()), matrix.shape[1], int(test.sum()), holdout.column, holdout.value, seed)
+    history = fit(model, matrix[~test], config, test_x=matrix[test], checkpoint_path=checkpoint,
+                  history_path=history_path)
+    save_model(model, model_path, {"genes": genes, "holdout_column": holdout.column,
+                                   "holdout_value": str(holdout.value), "seed": int(seed)})
+    checkpoint.unlink(missing_ok=True)
+    log.info("final test MSE %.4f after %d epochs", history["test_mse"].iloc[-1], len(history))
+    return history
+
+
+def encode_profiles(model_path, expression, splits_path, codes_path, reproduced_path) -> None:
+    """CICs of every sample (table) and REPs of every sample (AnnData with the split in obs)."""
+    model, meta = load_model(model_path)
+    matrix, splits, genes = load_expression_and_splits(expression, splits_path)
+    if meta.get("genes") != genes:
+        raise ValueError(f"{model_path} was trained on other genes than {expression}")
+    codes = encode(model, matrix)
+    reproduced = reconstruct(model, matrix)
+    code_columns = [f"CIC{i + 1:02d}" for i in range(codes.shape[1])]
+    code_table = pd.concat([splits[["sample", "cell_type", "study", "split"]],
+                            pd.DataFrame(codes, columns=code_columns)], axis=1)
+    io.write_table(code_table, codes_path)
+    samples = splits.set_index("sample")[["cell_type", "study", "split"]]
+    container = io.expression_container(reproduced, samples, genes, model=str(model_path), spec=model.spec)
+    io.write_h5ad(container, reproduced_path)
+
+
+def read_histories(paths, key_name: str, keys) -> pd.DataFrame:
+    """Concatenate per-run history tables, adding a column ``key_name`` (e.g. fold) with each run's key."""
+    frames = [pd.read_csv(path, sep="\t").assign(**{key_name: key}) for path, key in zip(paths, keys)]
+    return pd.concat(frames, ignore_index=True)

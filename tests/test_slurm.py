@@ -1,0 +1,213 @@
+"""The workflow on a real Slurm cluster, through Snakemake's Slurm executor plugin and profiles/slurm.
+
+A one-node cluster on localhost (Debian's slurm-wlm 22.05 + munge, installed with apt-get when missing; see
+tests/slurm/cluster.py) runs the data stage of config/test.yaml with `--profile profiles/slurm`. While it runs, one
+job is cancelled on purpose, as a preemption would kill it; the profile's retries must resubmit it. The outputs
+must equal a local run with `--profile profiles/local`. Skipped, with the reason, only where Slurm cannot be
+installed or run (not root, no apt-get, apt-get failing).
+
+Overrides for this test cluster, on top of the profile: the partition (`slurm_partition`, added to the profile's
+default-resources), no account, `squeue` for job states (`sacct` needs slurmdbd, which a one-node test cluster does
+not run; finished jobs stay visible to squeue for MinJobAge = 300 s), and a 5 s first status check instead of 40 s.
+The cluster's slurm.conf lives in a temporary folder, not /etc/slurm: clients get SLURM_CONF, and an `srun` shim
+passes it on to the plugin's in-job srun, which scrubs SLURM_* variables (tests/slurm/cluster.py).
+Timing on 2 cores: about 2 to 3 minutes (the plugin polls job states at 5, 20, 45 s ... after a submission), plus
+about 15 s once to apt-get install Slurm.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from slurm.cluster import NODE, PARTITION, SlurmCluster, ensure_installed
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
+
+TARGETS = ["results/data/expression.h5ad", "results/data/expression_top_variance.h5ad",
+           "results/data/splits.tsv", "results/figures/data_overview.png"]
+RULES = ["simulate_compendium", "prepare_expression", "select_top_variance_genes", "assign_splits",
+         "plot_data_overview"]
+PREEMPTED_RULE = "prepare_expression"
+
+
+def _project(root: Path) -> Path:
+    """A copy of the workflow and its profiles, so that no run touches the repository's results/."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "Snakefile", root / "Snakefile")
+    for folder in ("workflow", "config", "envs", "profiles"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
+class Preemption(threading.Thread):
+    """Cancels (scancel) the first job of ``rule`` seen RUNNING, as a preemption or node loss would kill it."""
+
+    def __init__(self, cluster: SlurmCluster, rule: str):
+        super().__init__(daemon=True)
+        self.cluster, self.comment = cluster, f"rule_{rule}"
+        self.job_id: str | None = None
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set() and self.job_id is None:
+            for job in self.cluster.queue():
+                if job["Comment"] == self.comment and job["State"] == "RUNNING":
+                    self.cluster.cancel(job["JobIDRaw"])
+                    self.job_id = job["JobIDRaw"]
+                    break
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    started = time.monotonic()
+    reason = ensure_installed()
+    if reason:
+        pytest.skip(reason)
+    installed = time.monotonic() - started
+    with SlurmCluster() as running:
+        running.install_seconds = installed
+        yield running
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    root = _project(tmp_path_factory.mktemp("slurm") / "project")
+    profile = yaml.safe_load((root / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["retries"] >= 1 and profile["rerun-incomplete"]
+    defaults = {**profile["default-resources"], "slurm_partition": PARTITION}
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
+               "--default-resources", *(f"{key}={value}" for key, value in defaults.items()),
+               "--slurm-no-account", "--slurm-status-command", "squeue",
+               "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs",
+               *TARGETS, "--configfile", "config/test.yaml"]
+    preemption = Preemption(cluster, PREEMPTED_RULE)
+    preemption.start()
+    started = time.monotonic()
+    try:
+        result = subprocess.run(command, cwd=root, env=cluster.env, capture_output=True, text=True, timeout=540)
+    finally:
+        preemption.done.set()
+        preemption.join()
+    seconds = time.monotonic() - started
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"snakemake on Slurm failed ({result.returncode}):\n{log[-8000:]}"
+    print(f"slurm: install/check {cluster.install_seconds:.1f} s, workflow {seconds:.1f} s")
+    return SimpleNamespace(root=root, log=log, queue=cluster.queue(), completed=cluster.completion_log(),
+                           preempted=preemption.job_id)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    root = _project(tmp_path_factory.mktemp("local") / "project")
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", *TARGETS,
+               "--configfile", "config/test.yaml"]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"local run failed:\n{(result.stdout + result.stderr)[-6000:]}"
+    return root
+
+
+def test_config_resources_reach_the_rules(tmp_path):
+    """resources.<kind> of the config becomes each rule's resources (rule_resources), extras verbatim."""
+    root = _project(tmp_path / "project")
+    override = root / "config" / "resources.yaml"
+    override.write_text(yaml.safe_dump({"resources": {"default": {
+        "mem_mb": 1234, "runtime": 7, "gpu": 1, "extra": {"slurm_partition": "gpuq", "gres": "gpu:a100:1"}}}}))
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "-n", "--verbose",
+               "results/data/splits.tsv", "--configfile", "config/test.yaml", str(override)]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("resources:")]
+    assert len(lines) >= 3, result.stdout[-4000:]  # simulate_compendium, prepare_expression, assign_splits, ...
+    for line in lines:
+        for item in ("mem_mb=1234", "runtime=7", "gpu=1", "slurm_partition=gpuq", "gres=gpu:a100:1"):
+            assert item in line.split(": ", 1)[1].split(", "), (item, line)
+
+
+def test_the_plugin_turns_training_resources_into_sbatch_options():
+    """What README.md promises for a GPU training job: --mem, -t, --cpus-per-task and --gpus from the config."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    class Resources(dict):
+        __getattr__ = dict.__getitem__
+
+    training = yaml.safe_load((REPO / "config/config.yaml").read_text())["resources"]["training"]
+    resources = Resources(mem_mb=training["mem_mb"], runtime=training["runtime"], gpu=1)  # gpu: 1 on a GPU cluster
+    job = SimpleNamespace(resources=resources, threads=training["cpus"], name="train_main_model")
+    params = {"run_uuid": "run", "slurm_logfile": "log", "comment_str": "rule_train_main_model", "account": "",
+              "partition": "-p gpu", "workdir": "/work"}
+    call = get_submit_command(job, params) + set_gres_string(job)
+    for option in (f"--mem {training['mem_mb']}", f"-t {training['runtime']}", f"--cpus-per-task={training['cpus']}",
+                   "--gpus=1", "-p gpu"):
+        assert option in call, (option, call)
+    resources.pop("gpu")
+    resources["gres"] = "gpu:a100:1"
+    assert "--gres=gpu:a100:1" in set_gres_string(job) and "--gpus" not in set_gres_string(job)
+
+
+def _jobs_of(run, rule):
+    return [job for job in run.queue if job["Comment"] == f"rule_{rule}"]
+
+
+def test_every_rule_ran_as_a_slurm_job(slurm_run):
+    completion = {job["JobIDRaw"]: job for job in slurm_run.completed}
+    for rule in RULES:
+        jobs = _jobs_of(slurm_run, rule)
+        completed = [job for job in jobs if job["State"] == "COMPLETED"]
+        assert len(completed) == 1, f"{rule}: expected one completed Slurm job, squeue has {jobs}"
+        record = completion.get(completed[0]["JobIDRaw"])
+        # The job completion log (Slurm's own accounting record) agrees: completed, on the test partition/node.
+        assert record is not None, f"{rule}: job {completed[0]['JobIDRaw']} not in the job completion log"
+        assert (record["State"], record["ExitCode"], record["Partition"], record["NodeList"]) == \
+            ("COMPLETED", "0:0", PARTITION, NODE), record
+        # The resources came from config/test.yaml (resources.default) through rule_resources/the plugin.
+        assert (record["Timelimit"], record["NCPUS"]) == ("10", "1") and "mem=1000M" in record["Tres"], record
+        assert f"has been submitted with SLURM jobid {completed[0]['JobIDRaw']} " in slurm_run.log
+    # This run's Slurm jobs are exactly the rules' jobs (one run id), and no rule ran on the submitting host.
+    assert len({job["JobName"] for job in slurm_run.queue}) == 1, slurm_run.queue
+    assert {job["Comment"] for job in slurm_run.queue} == {f"rule_{rule}" for rule in RULES}
+    assert "localrule" not in slurm_run.log
+    for rule in ("simulate_compendium", "prepare_expression", "assign_splits"):
+        assert (slurm_run.root / f"results/logs/data/{rule}.log").exists()
+
+
+def test_a_preempted_job_is_resubmitted_by_the_retries(slurm_run):
+    assert slurm_run.preempted is not None, f"no {PREEMPTED_RULE} job was seen running, so none was cancelled"
+    jobs = {job["JobIDRaw"]: job for job in _jobs_of(slurm_run, PREEMPTED_RULE)}
+    completion = {job["JobIDRaw"]: job for job in slurm_run.completed}
+    assert jobs[slurm_run.preempted]["State"] == "CANCELLED"
+    assert completion[slurm_run.preempted]["State"].startswith("CANCELLED")
+    retried = [job_id for job_id, job in jobs.items() if job["State"] == "COMPLETED"]
+    assert len(retried) == 1 and int(retried[0]) > int(slurm_run.preempted), jobs
+    assert f"SLURM-job '{slurm_run.preempted}' failed, SLURM status is: 'CANCELLED'" in slurm_run.log
+    assert "Trying to restart job" in slurm_run.log
+
+
+def test_outputs_match_a_local_run(slurm_run, local_run):
+    slurm, local = slurm_run.root / "results", local_run / "results"
+    for name in ("expression.h5ad", "expression_top_variance.h5ad"):
+        on_slurm, here = ad.read_h5ad(slurm / "data" / name), ad.read_h5ad(local / "data" / name)
+        np.testing.assert_array_equal(on_slurm.X, here.X)
+        pd.testing.assert_frame_equal(on_slurm.obs, here.obs)
+        pd.testing.assert_frame_equal(on_slurm.var, here.var)
+    for name in ("data/splits.tsv", "tables/sample_quality.tsv", "data/synthetic/samples.tsv",
+                 "data/synthetic/programs.gmt"):
+        assert (slurm / name).read_bytes() == (local / name).read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(slurm / "data/synthetic/expression.parquet"),
+                                  pd.read_parquet(local / "data/synthetic/expression.parquet"))
+    for figure in ("data_overview.png", "data_overview.svg"):
+        assert (slurm / "figures" / figure).stat().st_size > 0

@@ -1,0 +1,58 @@
+# Public data sources (dataset.source: geo | cellnet): download into resources/cache/ (kept, so a re-run downloads
+# nothing) and write the raw genes x samples matrix + sample sheet that prepare_expression reads (expression_inputs).
+
+GEO_DIR = "results/data/geo"
+CELLNET_DIR = "results/data/cellnet"
+# Only the keys the import uses, so that editing other dataset keys does not trigger a new import.
+SELECTION = {"samples_per_type": DATASET["samples_per_type"], "cell_types": DATASET.get("cell_types")}
+
+# Compute nodes of a cluster often have no internet: downloads run on the submitting host.
+localrules:
+    import_geo,
+    import_cellnet,
+
+
+rule import_geo:
+    input:
+        sample_sheet=geo_sample_sheet,
+    output:
+        expression=f"{GEO_DIR}/expression.parquet",
+        sample_sheet=f"{GEO_DIR}/samples.tsv",
+    params:
+        geo=DATASET["geo"],
+        download=DATASET["download"],
+        dataset=SELECTION,
+        seed=config["seed"],
+    log:
+        "results/logs/data/import_geo.log",
+    benchmark:
+        "results/benchmarks/data/import_geo.tsv"
+    threads: 1  # downloads run in dataset.download.workers I/O threads; parsing is single-threaded
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/import_geo.py"
+
+
+rule import_cellnet:
+    output:
+        expression=f"{CELLNET_DIR}/expression.parquet",
+        sample_sheet=f"{CELLNET_DIR}/samples.tsv",
+    params:
+        cellnet=DATASET["cellnet"],
+        download=DATASET["download"],
+        dataset=SELECTION,
+        seed=config["seed"],
+    log:
+        "results/logs/data/import_cellnet.log",
+    benchmark:
+        "results/benchmarks/data/import_cellnet.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/import_cellnet.py"
