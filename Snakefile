@@ -16,6 +16,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/reconstruction.smk"
+include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/universality.smk"
+include: "workflow/rules/classification.smk"
+include: "workflow/rules/perturbation.smk"
 
 
 rule all:

@@ -65,3 +65,13 @@ PAPER: dict[str, PaperValue] = {
 def paper_value(key: str):
     """The paper's value for ``key`` (KeyError for an unknown key, so a typo cannot pass silently)."""
     return PAPER[key].value
+
+
+def summary_row(quantity: str, value, paper_key: str | None = None, note: str = "") -> dict:
+    """One row of a stage's summary table: this run's value with the paper's value and its source beside it.
+
+    Every ``results/tables/*_summary.tsv`` has the columns quantity, this_run, paper, paper_source, note.
+    """
+    paper = PAPER[paper_key] if paper_key else None
+    return {"quantity": quantity, "this_run": value, "paper": paper.value if paper else "",
+            "paper_source": paper.source if paper else "", "note": note}

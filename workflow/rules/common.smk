@@ -115,4 +115,12 @@ def fig2_outputs():
 
 
 def all_outputs():
-    return data_outputs() + fig2_outputs()
+    """Every target of rule all; each stage's *_outputs() lives in its own workflow/rules/<stage>.smk."""
+    return (
+        data_outputs()
+        + fig2_outputs()
+        + sweep_outputs()
+        + universality_outputs()
+        + classification_outputs()
+        + perturbation_outputs()
+    )

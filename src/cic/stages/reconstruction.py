@@ -9,7 +9,7 @@ import pandas as pd
 
 from cic import evaluation, io
 from cic.figures import fig2
-from cic.paper import PAPER, paper_value
+from cic.paper import paper_value, summary_row as _row
 from cic.stages.autoencoder import MAIN_HOLDOUT, load_expression_and_splits, read_histories
 
 log = logging.getLogger(__name__)
@@ -93,12 +93,6 @@ def plot_figures(expression, splits_path, reproduced, per_sample_path, rank_coun
     method_mse = pd.read_csv(method_mse_path, sep="\t").set_index("sample")
     fig2.plot_method_comparison({m: method_mse[m].to_numpy() for m in method_mse.columns},
                                 figures["fig2g_png"], figures["fig2g_svg"])
-
-
-def _row(quantity: str, value, paper_key: str | None = None, note: str = "") -> dict:
-    paper = PAPER[paper_key] if paper_key else None
-    return {"quantity": quantity, "this_run": value, "paper": paper.value if paper else "",
-            "paper_source": paper.source if paper else "", "note": note}
 
 
 def summarize(cv_summary_path, per_sample_path, wilcoxon_path, method_mse_path, output) -> None:

@@ -1,0 +1,5 @@
+# Fig 3: leave-one-cell-type-out training, limma on held-out REPs, and enrichment (issue 5).
+
+
+def universality_outputs():
+    return []
