@@ -105,6 +105,24 @@ def code_size(spec: str) -> int:
     return parse_layer_spec(spec)[-1].units
 
 
+def best_architecture(ranking_path) -> str:
+    """The winning layer spec of an architecture ranking table (TSV with columns rank and architecture)."""
+    import pandas as pd
+
+    from cic.errors import InputError
+
+    try:
+        ranking = pd.read_csv(ranking_path, sep="\t")
+    except FileNotFoundError:
+        raise InputError(ranking_path, "architecture ranking not found", "run the Fig 8 sweep first") from None
+    if not {"rank", "architecture"} <= set(ranking.columns) or ranking.empty:
+        raise InputError(ranking_path, "needs columns 'rank' and 'architecture' and at least one row",
+                         "re-run the Fig 8 sweep (snakemake --forcerun rank_architectures)")
+    spec = str(ranking.sort_values("rank", kind="stable")["architecture"].iloc[0])
+    parse_layer_spec(spec)
+    return spec
+
+
 def mirror_layers(layers: list[Layer], n_genes: int) -> list[Layer]:
     """The decoder's layers: the encoder's in reverse order, each Linear going back to its input width."""
     input_widths = []

@@ -1,5 +1,1 @@
 # Supp Fig S7 and Fig 4: RF/SVM on CICs vs PCA, the classifier autoencoder, noise robustness (issue 6).
-
-
-def classification_outputs():
-    return []

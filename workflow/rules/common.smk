@@ -6,7 +6,34 @@ validate(config, schema="../schemas/config.schema.yaml")
 DATASET = config["dataset"]
 SYNTHETIC_DIR = "results/data/synthetic"
 CV_FOLDS = list(range(config["splits"]["cv_folds"]))
-CODE_SIZE = int(config["model"]["architecture"].split(",")[-1].strip().lstrip("L"))
+# Ranking of the Fig 8 sweep (columns rank, architecture, ...; best first): model.architecture "auto" trains its winner.
+ARCHITECTURE_RANKING = "results/tables/fig8_architecture_ranking.tsv"
+
+
+def architecture_input():
+    """Extra input of the rules that train or size the selected network, the sweep ranking when the
+    architecture is `auto`. Usage: `input: expression=..., **architecture_input()`."""
+    if config["model"]["architecture"] == "auto":
+        return {"architecture_ranking": ARCHITECTURE_RANKING}
+    return {}
+
+
+def selected_architecture(wildcards, input):
+    """The selected network's layer spec: model.architecture, or the sweep's winner when it is `auto`.
+
+    Usage: `params: architecture=selected_architecture` (Snakemake passes the rule's input)."""
+    if config["model"]["architecture"] != "auto":
+        return config["model"]["architecture"]
+    from cic.model import best_architecture
+
+    return best_architecture(input.architecture_ranking)
+
+
+def selected_code_size(wildcards, input):
+    """Width of the selected network's code (the CIC size). Usage: `params: n_components=selected_code_size`."""
+    from cic.model import code_size
+
+    return code_size(selected_architecture(wildcards, input))
 
 
 def rule_resources(kind="default", **overrides):
@@ -112,6 +139,26 @@ def data_outputs():
 def fig2_outputs():
     figures = [f"results/figures/fig2{panel}.{ext}" for panel in "abcdefg" for ext in ("png", "svg")]
     return figures + ["results/tables/fig2_summary.tsv", "results/tables/cic_codes.tsv"]
+
+
+def sweep_outputs():
+    """Targets of workflow/rules/sweeps.smk (Figs 8, 9, regularisation)."""
+    return []
+
+
+def universality_outputs():
+    """Targets of workflow/rules/universality.smk (Fig 3, limma, enrichment)."""
+    return []
+
+
+def classification_outputs():
+    """Targets of workflow/rules/classification.smk (Supp Fig S7, Fig 4, noise robustness)."""
+    return []
+
+
+def perturbation_outputs():
+    """Targets of workflow/rules/perturbation.smk (Figs 5-7)."""
+    return []
 
 
 def all_outputs():

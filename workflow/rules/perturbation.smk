@@ -1,5 +1,1 @@
 # Figs 5-7: perturbation gene sets of each CIC component, their enrichment and networks (issue 7).
-
-
-def perturbation_outputs():
-    return []

@@ -6,11 +6,12 @@ rule train_cv_fold:
     input:
         expression="results/data/expression.h5ad",
         splits="results/data/splits.tsv",
+        **architecture_input(),
     output:
         model="results/models/cv/fold{fold}/model.pt",
         history="results/models/cv/fold{fold}/history.tsv",
     params:
-        architecture=config["model"]["architecture"],
+        architecture=selected_architecture,
         training=config["training"],
         seed=lambda wildcards: config["seed"] + int(wildcards.fold),
     log:
@@ -52,11 +53,12 @@ rule train_main_model:
     input:
         expression="results/data/expression.h5ad",
         splits="results/data/splits.tsv",
+        **architecture_input(),
     output:
         model="results/models/main/model.pt",
         history="results/models/main/history.tsv",
     params:
-        architecture=config["model"]["architecture"],
+        architecture=selected_architecture,
         training=config["training"],
         seed=config["seed"],
     log:
@@ -124,10 +126,11 @@ rule compare_reconstruction_methods:
         expression="results/data/expression.h5ad",
         splits="results/data/splits.tsv",
         reproduced="results/data/reproduced_profiles.h5ad",
+        **architecture_input(),
     output:
         "results/tables/fig2g_method_mse.tsv",
     params:
-        n_components=CODE_SIZE,
+        n_components=selected_code_size,
         methods=config["reconstruction"]["baselines"],
         options=config["reconstruction"]["baseline_options"],
         seed=config["seed"],

@@ -1,5 +1,1 @@
 # Figs 8 and 9: architecture and code-size sweeps, and the regularisation check (issue 4).
-
-
-def sweep_outputs():
-    return []

@@ -1,5 +1,1 @@
 # Fig 3: leave-one-cell-type-out training, limma on held-out REPs, and enrichment (issue 5).
-
-
-def universality_outputs():
-    return []
