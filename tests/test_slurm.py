@@ -1,9 +1,11 @@
 """The workflow on a real Slurm cluster, through Snakemake's Slurm executor plugin and profiles/slurm.
 
 A one-node cluster on localhost (Debian's slurm-wlm 22.05 + munge, installed with apt-get when missing; see
-tests/slurm/cluster.py) runs the data stage of config/test.yaml with `--profile profiles/slurm`. While it runs, one
-job is cancelled on purpose, as a preemption would kill it; the profile's retries must resubmit it. The outputs
-must equal a local run with `--profile profiles/local`. Skipped, with the reason, only where Slurm cannot be
+tests/slurm/cluster.py) runs the data stage and the main model's training of config/test.yaml with
+`--profile profiles/slurm`. While it runs, two jobs are cancelled on purpose, as a preemption would kill them: the
+data preparation as soon as it runs, and the training once it has written its first checkpoint. The profile's
+retries must resubmit both, the training must resume from its checkpoint, and the outputs (the trained weights
+included) must equal an uninterrupted local run with `--profile profiles/local`. Skipped, with the reason, only where Slurm cannot be
 installed or run (not root, no apt-get, apt-get failing).
 
 Overrides for this test cluster, on top of the profile: the partition (`slurm_partition`, added to the profile's
@@ -17,6 +19,7 @@ about 15 s once to apt-get install Slurm.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -29,18 +32,23 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
+from cic.train import load_model
 from conftest import REPO
 from slurm.cluster import NODE, PARTITION, SlurmCluster, ensure_installed
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 TARGETS = ["results/data/expression.h5ad", "results/data/expression_top_variance.h5ad",
-           "results/data/splits.tsv", "results/figures/data_overview.png"]
+           "results/data/splits.tsv", "results/figures/data_overview.png", "results/models/main/model.pt"]
 RULES = ["simulate_compendium", "prepare_expression", "select_top_variance_genes", "assign_splits",
-         "plot_data_overview"]
+         "plot_data_overview", "train_main_model"]
 PREEMPTED_RULE = "prepare_expression"
+TRAINING_RULE, CHECKPOINT = "train_main_model", "results/models/main/model.checkpoint.pt"
+# On top of config/test.yaml: a training long enough (tens of seconds) to be cancelled between two checkpoints.
+LONGER_TRAINING = {"training": {"epochs": 60, "iterations_per_epoch": 8}}
 
 
 def _project(root: Path) -> Path:
@@ -49,20 +57,28 @@ def _project(root: Path) -> Path:
     shutil.copy(REPO / "Snakefile", root / "Snakefile")
     for folder in ("workflow", "config", "envs", "profiles"):
         shutil.copytree(REPO / folder, root / folder)
+    (root / "config/longer_training.yaml").write_text(yaml.safe_dump(LONGER_TRAINING))
     return root
 
 
-class Preemption(threading.Thread):
-    """Cancels (scancel) the first job of ``rule`` seen RUNNING, as a preemption or node loss would kill it."""
+CONFIG_FILES = ["--configfile", "config/test.yaml", "config/longer_training.yaml"]
 
-    def __init__(self, cluster: SlurmCluster, rule: str):
+
+class Preemption(threading.Thread):
+    """Cancels (scancel) the first job of ``rule`` seen RUNNING, as a preemption or node loss would kill it;
+    with ``once_exists``, only after that file has appeared (e.g. a training job's first checkpoint)."""
+
+    def __init__(self, cluster: SlurmCluster, rule: str, once_exists: Path | None = None):
         super().__init__(daemon=True)
-        self.cluster, self.comment = cluster, f"rule_{rule}"
+        self.cluster, self.comment, self.once_exists = cluster, f"rule_{rule}", once_exists
         self.job_id: str | None = None
         self.done = threading.Event()
 
     def run(self):
         while not self.done.is_set() and self.job_id is None:
+            if self.once_exists is not None and not self.once_exists.exists():
+                time.sleep(0.1)
+                continue
             for job in self.cluster.queue():
                 if job["Comment"] == self.comment and job["State"] == "RUNNING":
                     self.cluster.cancel(job["JobIDRaw"])
@@ -93,28 +109,30 @@ def slurm_run(cluster, tmp_path_factory):
                "--default-resources", *(f"{key}={value}" for key, value in defaults.items()),
                "--slurm-no-account", "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs",
-               *TARGETS, "--configfile", "config/test.yaml"]
+               *TARGETS, *CONFIG_FILES]
     preemption = Preemption(cluster, PREEMPTED_RULE)
+    training_preemption = Preemption(cluster, TRAINING_RULE, once_exists=root / CHECKPOINT)
     preemption.start()
+    training_preemption.start()
     started = time.monotonic()
     try:
         result = subprocess.run(command, cwd=root, env=cluster.env, capture_output=True, text=True, timeout=540)
     finally:
-        preemption.done.set()
-        preemption.join()
+        for thread in (preemption, training_preemption):
+            thread.done.set()
+            thread.join()
     seconds = time.monotonic() - started
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake on Slurm failed ({result.returncode}):\n{log[-8000:]}"
     print(f"slurm: install/check {cluster.install_seconds:.1f} s, workflow {seconds:.1f} s")
     return SimpleNamespace(root=root, log=log, queue=cluster.queue(), completed=cluster.completion_log(),
-                           preempted=preemption.job_id)
+                           preempted=preemption.job_id, preempted_training=training_preemption.job_id)
 
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     root = _project(tmp_path_factory.mktemp("local") / "project")
-    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", *TARGETS,
-               "--configfile", "config/test.yaml"]
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", *TARGETS, *CONFIG_FILES]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"local run failed:\n{(result.stdout + result.stderr)[-6000:]}"
     return root
@@ -174,8 +192,9 @@ def test_every_rule_ran_as_a_slurm_job(slurm_run):
         assert record is not None, f"{rule}: job {completed[0]['JobIDRaw']} not in the job completion log"
         assert (record["State"], record["ExitCode"], record["Partition"], record["NodeList"]) == \
             ("COMPLETED", "0:0", PARTITION, NODE), record
-        # The resources came from config/test.yaml (resources.default) through rule_resources/the plugin.
-        assert (record["Timelimit"], record["NCPUS"]) == ("10", "1") and "mem=1000M" in record["Tres"], record
+        # The resources came from config/test.yaml (resources.default or .training) through rule_resources/the plugin.
+        runtime, memory = ("30", "mem=2000M") if rule == TRAINING_RULE else ("10", "mem=1000M")
+        assert (record["Timelimit"], record["NCPUS"]) == (runtime, "1") and memory in record["Tres"], record
         assert f"has been submitted with SLURM jobid {completed[0]['JobIDRaw']} " in slurm_run.log
     # This run's Slurm jobs are exactly the rules' jobs (one run id), and no rule ran on the submitting host.
     assert len({job["JobName"] for job in slurm_run.queue}) == 1, slurm_run.queue
@@ -185,16 +204,34 @@ def test_every_rule_ran_as_a_slurm_job(slurm_run):
         assert (slurm_run.root / f"results/logs/data/{rule}.log").exists()
 
 
-def test_a_preempted_job_is_resubmitted_by_the_retries(slurm_run):
-    assert slurm_run.preempted is not None, f"no {PREEMPTED_RULE} job was seen running, so none was cancelled"
-    jobs = {job["JobIDRaw"]: job for job in _jobs_of(slurm_run, PREEMPTED_RULE)}
+@pytest.mark.parametrize("rule, preempted", [(PREEMPTED_RULE, "preempted"), (TRAINING_RULE, "preempted_training")])
+def test_a_preempted_job_is_resubmitted_by_the_retries(slurm_run, rule, preempted):
+    job_id = getattr(slurm_run, preempted)
+    assert job_id is not None, f"no {rule} job was seen running, so none was cancelled"
+    jobs = {job["JobIDRaw"]: job for job in _jobs_of(slurm_run, rule)}
     completion = {job["JobIDRaw"]: job for job in slurm_run.completed}
-    assert jobs[slurm_run.preempted]["State"] == "CANCELLED"
-    assert completion[slurm_run.preempted]["State"].startswith("CANCELLED")
-    retried = [job_id for job_id, job in jobs.items() if job["State"] == "COMPLETED"]
-    assert len(retried) == 1 and int(retried[0]) > int(slurm_run.preempted), jobs
-    assert f"SLURM-job '{slurm_run.preempted}' failed, SLURM status is: 'CANCELLED'" in slurm_run.log
+    assert jobs[job_id]["State"] == "CANCELLED"
+    assert completion[job_id]["State"].startswith("CANCELLED")
+    retried = [other for other, job in jobs.items() if job["State"] == "COMPLETED"]
+    assert len(retried) == 1 and int(retried[0]) > int(job_id), jobs
+    assert f"SLURM-job '{job_id}' failed, SLURM status is: 'CANCELLED'" in slurm_run.log
     assert "Trying to restart job" in slurm_run.log
+
+
+def test_the_preempted_training_resumed_from_its_checkpoint(slurm_run, local_run):
+    log = (slurm_run.root / "results/logs/main/train_main_model.log").read_text()
+    resumed = re.search(r"resuming from \S+ after epoch (\d+)", log)
+    assert resumed, f"the retried training job started over instead of resuming:\n{log[-3000:]}"
+    epochs = LONGER_TRAINING["training"]["epochs"]
+    assert 1 <= int(resumed.group(1)) < epochs
+    history = pd.read_csv(slurm_run.root / "results/models/main/history.tsv", sep="\t")
+    assert list(history["epoch"]) == list(range(1, epochs + 1))
+    assert not (slurm_run.root / CHECKPOINT).exists(), "the checkpoint is removed once the model is written"
+    # Resumed and uninterrupted training end with the same weights (CPU, same config).
+    resumed_model, _ = load_model(slurm_run.root / "results/models/main/model.pt")
+    uninterrupted, _ = load_model(local_run / "results/models/main/model.pt")
+    for name, tensor in uninterrupted.state_dict().items():
+        assert torch.equal(resumed_model.state_dict()[name], tensor), name
 
 
 def test_outputs_match_a_local_run(slurm_run, local_run):

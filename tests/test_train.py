@@ -494,11 +494,41 @@ def test_fit_refuses_non_finite_values(data):
 @pytest.mark.parametrize("setting", [
     {"epochs": 0}, {"batch_size": 0}, {"learning_rate": 0.0}, {"momentum": 1.0}, {"optimizer": "rmsprop"},
     {"optimizer": "adam", "momentum": 0.9}, {"classification_weight": 1.5}, {"input_noise_sd": -0.1},
-    {"device": "tpu"}, {"dtype": "float16"}, {"checkpoint_every": 0},
+    {"device": "tpu"}, {"dtype": "float16"}, {"checkpoint_every": 0}, {"mixed_precision": "fp8"},
+    {"mixed_precision": "bf16", "dtype": "float64"},
 ])
 def test_config_refuses_bad_settings(setting):
     with pytest.raises(ValueError, match=next(iter(setting))):
         TrainConfig(**setting)
+
+
+# --- mixed precision ---------------------------------------------------------------------------------------------
+
+def test_bf16_autocast_trains_in_bfloat16_and_still_converges(data, monkeypatch):
+    seen = []
+    real_loss = training_loss
+
+    def spy(model, inputs, targets, labels, config):
+        seen.append(model(inputs).dtype)
+        return real_loss(model, inputs, targets, labels, config)
+
+    monkeypatch.setattr("cic.train.training_loss", spy)
+    config = replace(FAST, mixed_precision="bf16")
+    bf16_model, full_model = Autoencoder(N_GENES, "L32,G,L8"), Autoencoder(N_GENES, "L32,G,L8")
+    bf16 = fit(bf16_model, **unlabelled(data), config=config)
+    full = fit(full_model, **unlabelled(data), config=replace(config, mixed_precision="off"))
+    assert set(seen[:len(seen) // 2]) == {torch.bfloat16} and set(seen[len(seen) // 2:]) == {torch.float32}
+    assert bf16["test_mse"].iloc[-1] < bf16["test_mse"].iloc[0]
+    # Weights stay float32 and the run is close to, but not bit-identical with, full precision.
+    assert all(p.dtype == torch.float32 for p in bf16_model.parameters())
+    assert not same_parameters(bf16_model, full_model)
+    assert bf16["test_mse"].iloc[-1] == pytest.approx(full["test_mse"].iloc[-1], rel=0.2)
+
+
+def test_tf32_switch_is_restored_after_training(data):
+    before = torch.backends.cuda.matmul.allow_tf32
+    fit(Autoencoder(N_GENES, "L8"), data["train_x"], replace(FAST, epochs=1, mixed_precision="tf32"))
+    assert torch.backends.cuda.matmul.allow_tf32 == before
 
 
 # --- progress ----------------------------------------------------------------------------------------------------

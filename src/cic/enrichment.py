@@ -151,11 +151,29 @@ def enrich_many(gene_sets_to_test: Mapping[str, Iterable[str]], source_sets: Map
     :func:`count_significant` reports such queries as zero.
     """
     background = list(background)
-    tables = [enrich(genes, source_sets, background).assign(query=str(query))
-              for query, genes in gene_sets_to_test.items()]
-    tables = [table for table in tables if not table.empty]
+    return _long_table({query: enrich(genes, source_sets, background) for query, genes in gene_sets_to_test.items()})
+
+
+def _long_table(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per-query result tables stacked, with a ``query`` column first (queries without rows contribute none)."""
+    tables = [table.assign(query=str(query)) for query, table in results.items() if not table.empty]
     long_table = pd.concat(tables, ignore_index=True) if tables else _empty_result().assign(query=pd.Series(dtype=str))
     return long_table[["query", *RESULT_COLUMNS]]
+
+
+def enrich_source_many(gene_sets_to_test: Mapping[str, Iterable[str]], entry: Mapping,
+                       background: Iterable[str]) -> pd.DataFrame:
+    """:func:`enrich_many` against one configured source (local GMT read once, or an Enrichr library queried once
+    per list); adds a ``source`` column (the entry's name). Same families and adjustments as :func:`enrich_many`."""
+    background = list(background)
+    name = str(entry.get("name", entry.get("enrichr_library", entry.get("gmt"))))
+    if "enrichr_library" in entry:
+        long_table = _long_table({
+            query: enrich_enrichr(genes, entry["enrichr_library"], background, organism=entry.get("organism", "human"))
+            for query, genes in gene_sets_to_test.items()})
+    else:
+        long_table = enrich_many(gene_sets_to_test, load_gene_set_source(entry), background)
+    return long_table.assign(source=name)
 
 
 def count_significant(long_table: pd.DataFrame, column: str = "bonferroni", cutoff: float = 0.05,

@@ -168,6 +168,20 @@ def rank_of_own_profile(gep, rep, metric: str) -> np.ndarray:
     return _rank_of_partner(rep, gep, gep, metric)
 
 
+def rank_among_references(query, partner, references, metric: str) -> np.ndarray:
+    """For each ``i``: 1 + the number of ``references`` strictly closer to ``query[i]`` than ``partner[i]`` is.
+
+    The references are other samples (e.g. the training GEPs of a leave-one-type-out model), so none is excluded.
+    Rank 1 means ``partner[i]`` is at least as close to ``query[i]`` as every reference; ties (within
+    ``TIE_RTOL``/``TIE_ATOL``) count in the partner's favour, as in :func:`rank_of_own_reproduction`.
+    """
+    query, partner = _as_profile_pair(query, partner, "query", "partner", same_samples=True)
+    query, references = _as_profile_pair(query, references, "query", "references", same_samples=False)
+    partner_similarity = paired_similarity(query, partner, metric)
+    closer = _strictly_closer(similarity_matrix(query, references, metric), partner_similarity[:, None], metric)
+    return 1 + closer.sum(axis=1)
+
+
 def rank_counts(ranks, max_rank: int = 5) -> pd.DataFrame:
     """Count of samples per rank: ranks 1..``max_rank`` each on a row, larger ranks pooled as ``">=max_rank+1"``.
 

@@ -59,6 +59,8 @@ PAPER: dict[str, PaperValue] = {
     "second_architecture": PaperValue("L300,S,L100,L30", "Fig 8: second best"),
     "third_architecture": PaperValue("L300,G,L100,L30", "Fig 8: third best"),
     "chosen_code_size": PaperValue(30, "Fig 9: 30 chosen; 10 and 20 slightly worse at the end of training"),
+    "regularisation_effect": PaperValue("no meaningful change",
+                                        "Methods: L1, L2 and dropout gave no meaningful change (no numbers given)"),
 }
 
 

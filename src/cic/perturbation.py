@@ -15,8 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cic.enrichment import enrich_many, restrict_to_background
-
 Decoder = Callable[[np.ndarray], np.ndarray]
 
 
@@ -114,6 +112,8 @@ def match_programs(component_sets: Mapping[str, Iterable[str]], programs: Mappin
     component over the programs (a pair without overlap has p = 1). A program is *recovered* when at least one
     component matches it at ``adjusted_p <= max_adjusted_p``.
     """
+    from cic.enrichment import enrich_many, restrict_to_background  # gseapy: imported only where it is needed
+
     background = list(dict.fromkeys(background))
     components = restrict_to_background(component_sets, background)
     planted = restrict_to_background(programs, background)
@@ -154,3 +154,28 @@ def match_programs(component_sets: Mapping[str, Iterable[str]], programs: Mappin
     per_program["recovered"] = per_program["n_components_matching"] > 0
     return ProgramMatches(pairs=pairs, jaccard=jaccard, per_component=per_component, per_program=per_program,
                           n_recovered=int(per_program["recovered"].sum()), max_adjusted_p=max_adjusted_p)
+
+
+# Kinds of planted program (synthetic data), the three groups that stand in for the paper's three annotation
+# types in Figs 5-7 when the only gene set library is the simulator's ground truth.
+PROGRAM_KINDS = ("identity", "lineage", "treatment")
+
+
+def program_kind(program: str) -> str:
+    """Kind of a planted program of :mod:`cic.simulate`: ``identity`` (active in one cell type), ``lineage``
+    (shared by several types: immune, contractile, epithelial, proliferation, housekeeping...) or ``treatment``
+    (switched on by a study's perturbation, whatever the type). KeyError for a name the simulator does not plant."""
+    from cic.simulate import PERTURBATION_PROGRAMS, TYPE_PROGRAMS
+
+    if program in PERTURBATION_PROGRAMS:
+        return "treatment"
+    if program not in TYPE_PROGRAMS:
+        raise KeyError(program)
+    active_types = [cell_type for cell_type, activity in TYPE_PROGRAMS[program].items() if activity > 0]
+    return "identity" if len(active_types) == 1 else "lineage"
+
+
+def genes_in_several_sets(sets: Mapping[str, Iterable[str]]) -> pd.Series:
+    """Number of component gene sets each gene belongs to, for genes in two or more (the paper: 'a few cases')."""
+    counts = pd.Series([gene for genes in sets.values() for gene in dict.fromkeys(genes)]).value_counts()
+    return counts[counts > 1].rename("n_sets")

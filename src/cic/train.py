@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "cic-checkpoint-1"
 MODEL_FORMAT = "cic-model-1"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# Matmul precision of float32 training: "off" = full float32, "tf32" = TF32 tensor cores for float32 matmuls
+# (CUDA Ampere and newer; no effect on CPU), "bf16" = forward and loss under bfloat16 autocast.
+MIXED_PRECISION = ("off", "tf32", "bf16")
 OPTIMIZERS = ("sgd", "adam")
 # Settings that may differ between a checkpoint and the run resuming it: they do not change the numbers.
 RESUMABLE_CHANGES = ("epochs", "device", "checkpoint_every", "progress")
@@ -67,6 +70,7 @@ class TrainConfig:
     seed: int = 1  # initial weights, shuffles, input noise and dropout all follow from it
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu", "cuda" or "cuda:<index>"
     dtype: str = "float32"  # or "float64"
+    mixed_precision: str = "off"  # "off", "tf32" or "bf16" (GPU speed-ups; see MIXED_PRECISION)
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch is always checkpointed)
     progress: bool = True  # show a progress bar over epochs
 
@@ -91,6 +95,9 @@ class TrainConfig:
         require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"), "device",
                 "auto, cpu, cuda or cuda:<index>")
         require(self.dtype in DTYPES, "dtype", f"one of {', '.join(DTYPES)}")
+        require(self.mixed_precision in MIXED_PRECISION, "mixed_precision", f"one of {', '.join(MIXED_PRECISION)}")
+        require(self.mixed_precision == "off" or self.dtype == "float32", "mixed_precision",
+                "off with dtype float64 (mixed precision lowers float32 matmuls)")
         require(self.checkpoint_every >= 1, "checkpoint_every", "at least 1")
 
 
@@ -101,6 +108,25 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"training device {name!r} was requested but torch sees no CUDA GPU; use auto or cpu")
     return device
+
+
+@contextlib.contextmanager
+def matmul_precision(config: TrainConfig, device: torch.device):
+    """The numeric mode of training steps: TF32 matmuls or bfloat16 autocast as ``config.mixed_precision`` asks.
+
+    TF32 is switched on for the duration only (the global flag is restored), so inference and other code keep
+    full float32. bfloat16 autocast covers forward and loss; gradients and the optimizer stay in float32.
+    """
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = config.mixed_precision == "tf32"
+    try:
+        if config.mixed_precision == "bf16":
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
 
 
 def iteration_learning_rate(config: TrainConfig, iteration: int) -> float:
@@ -236,7 +262,8 @@ def _train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, train_set
                 noise = torch.randn(targets.shape, generator=noise_generator, device=x.device, dtype=x.dtype)
                 inputs = targets + config.input_noise_sd * noise
             labels = all_labels[batch] if all_labels is not None else None
-            loss = training_loss(model, inputs, targets, labels, config)
+            with matmul_precision(config, x.device):
+                loss = training_loss(model, inputs, targets, labels, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

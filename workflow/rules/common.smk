@@ -24,8 +24,15 @@ def selected_architecture(wildcards, input):
     Usage: `params: architecture=selected_architecture` (Snakemake passes the rule's input)."""
     if config["model"]["architecture"] != "auto":
         return config["model"]["architecture"]
+    import errno
+    import os
+
     from cic.model import best_architecture
 
+    if not os.path.exists(input.architecture_ranking):
+        # Not written yet (the DAG is built before the sweep runs): a FileNotFoundError naming an input file makes
+        # Snakemake mark the parameter <TBD> and evaluate it again once the ranking exists.
+        raise FileNotFoundError(errno.ENOENT, "Fig 8 ranking not written yet", input.architecture_ranking)
     return best_architecture(input.architecture_ranking)
 
 
@@ -143,26 +150,147 @@ def fig2_outputs():
 
 def sweep_outputs():
     """Targets of workflow/rules/sweeps.smk (Figs 8, 9, regularisation)."""
-    return []
+    figures = [f"results/figures/{name}.{ext}" for name in ("fig8", "fig9", "regularisation") for ext in ("png", "svg")]
+    tables = ["fig8_cv_mse", "fig8_architecture_ranking", "fig9_cv_mse", "fig9_code_size_ranking",
+              "regularisation_cv_mse", "regularisation", "sweeps_summary"]
+    return figures + [f"results/tables/{name}.tsv" for name in tables]
+
+
+def sweep_model(path):
+    """A sweep run's model file: kept with sweeps.keep_models, else temporary (the histories are what count;
+    at paper scale the 100+ models of a sweep would fill tens of GB)."""
+    return path if config["sweeps"]["keep_models"] else temp(path)
+
+
+def sweep_code_size_architecture(code_size, wildcards, input):
+    """The Fig 9 network with a code of code_size units (sweeps.code_sizes.architecture: selected or a spec)."""
+    from cic.sweep_plan import SELECTED, code_size_architecture
+
+    family = config["sweeps"]["code_sizes"]["architecture"]
+    selected = selected_architecture(wildcards, input) if family == SELECTED else None
+    return code_size_architecture(family, selected, int(code_size))
+
+
+def sweep_variant_architecture(name, wildcards, input):
+    """The network of the regularisation variant called name, derived from the selected network."""
+    from cic.sweep_plan import regularisation_variants, variant_architecture
+
+    variants = regularisation_variants(config["sweeps"]["regularisation"]["variants"])
+    return variant_architecture(selected_architecture(wildcards, input), variants[name])
+
+
+def universality_pairs():
+    """Fig 3 limma comparisons {"<case>_vs_<control>": {case, control}} (universality.de_pairs; the first is the
+    paper's B-cell REPs vs T-cell GEPs)."""
+    return {f"{pair['case']}_vs_{pair['control']}": pair for pair in config["universality"]["de_pairs"]}
+
+
+def universality_sources():
+    """The enrichment sources {name: entry} that the genes up in held-out REPs are tested against."""
+    return {source["name"]: source for source in config["enrichment"]["sources"]}
+
+
+def universality_pathway_source():
+    """The source whose top term is the summary's "top pathway" (universality.pathway_source; default: the first)."""
+    name = config["universality"]["pathway_source"] or config["enrichment"]["sources"][0]["name"]
+    if name not in universality_sources():
+        raise ValueError(
+            f"config: universality.pathway_source is {name!r}, not one of enrichment.sources "
+            f"({', '.join(universality_sources())}); fix: name one of them or set it to null"
+        )
+    return name
+
+
+def universality_truth_sources():
+    """Sources that are the simulator's planted programs (synthetic data only): their programs' ranks are reported."""
+    if DATASET["source"] != "synthetic":
+        return []
+    truth = f"{SYNTHETIC_DIR}/programs.gmt"
+    return [name for name, entry in universality_sources().items() if entry.get("gmt") == truth]
+
+
+def universality_wildcard_pattern(names):
+    """Regex matching exactly one of ``names`` (wildcard constraint: type and source names contain underscores)."""
+    import re
+
+    return "|".join(re.escape(name) for name in names)
+
+
+def universality_gene_set_input(wildcards):
+    """The GMT file of enrichment source wildcards.source (none for an Enrichr library, which is online)."""
+    entry = universality_sources()[wildcards.source]
+    return {"gmt": entry["gmt"]} if "gmt" in entry else {}
+
+
+def loto_seed(wildcards):
+    """Seed of the network holding out wildcards.cell_type: config seed + a fixed offset per type name (CRC32), so a
+    type's network does not change when other types are added or removed."""
+    import zlib
+
+    return config["seed"] + 1000 + zlib.crc32(wildcards.cell_type.encode()) % 100000
+
+
+def loto_held_out_types():
+    """The held-out cell types, as listed by the checkpoint of workflow/rules/universality.smk (from splits.tsv)."""
+    with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
+def loto_model_inputs(wildcards):
+    """The model of every held-out type (one training job each), for the evaluation of Fig 3."""
+    return expand("results/models/loto/{cell_type}/model.pt", cell_type=loto_held_out_types())
 
 
 def universality_outputs():
     """Targets of workflow/rules/universality.smk (Fig 3, limma, enrichment)."""
-    return []
+    targets = ["results/figures/fig3.png", "results/figures/fig3.svg", "results/tables/fig3_loto.tsv",
+               "results/tables/universality_summary.tsv"]
+    universality_pathway_source()  # checks the name early
+    for pair in universality_pairs():
+        targets += [f"results/tables/de_{pair}.tsv", f"results/tables/de_{pair}_up_genes.txt"]
+        for source in universality_sources():
+            targets += [f"results/tables/enrichment_{pair}_{source}.tsv",
+                        f"results/figures/fig3_enrichment_{pair}_{source}.png",
+                        f"results/figures/fig3_enrichment_{pair}_{source}.svg"]
+        targets += [f"results/tables/enrichment_{pair}_{source}_true_programs.tsv"
+                    for source in universality_truth_sources()]
+    return targets
 
 
 def classification_outputs():
     """Targets of workflow/rules/classification.smk (Supp Fig S7, Fig 4, noise robustness)."""
-    return []
+    figures = [f"results/figures/{name}.{ext}" for name in ("figS7", "fig4", "noise_robustness")
+               for ext in ("png", "svg")]
+    return figures + [
+        "results/tables/classification_summary.tsv",
+        "results/tables/classifier_cic_codes.tsv",
+        "results/models/classifier_autoencoder/model.pt",
+    ]
 
 
 def perturbation_outputs():
-    """Targets of workflow/rules/perturbation.smk (Figs 5-7)."""
-    return []
+    """Targets of workflow/rules/perturbation.smk (Figs 5-7); the planted-program comparison on synthetic data."""
+    settings = config["perturbation"]
+    sources = [source["name"] for source in config["enrichment"]["sources"]]
+    for figure, entry in settings["figures"].items():
+        if entry["source"] not in sources:
+            raise ValueError(
+                f"config: perturbation.figures.{figure}.source is {entry['source']!r}, not one of enrichment.sources "
+                f"({', '.join(sources)}); fix: name one of them or add it to enrichment.sources"
+            )
+    tables = [f"results/tables/perturbation_{name}" for name in ("gene_sets.gmt", "changes.tsv", "counts.tsv",
+                                                                 "summary.tsv")]
+    tables += [f"results/tables/perturbation_enrichment_{source}.tsv" for source in sources]
+    figures = [f"results/figures/{figure}.{ext}" for figure in settings["figures"] for ext in ("png", "svg")]
+    figures += [f"results/networks/{figure}.{ext}" for figure in settings["figures"] for ext in ("gexf", "graphml")]
+    if DATASET["source"] == "synthetic":
+        tables.append("results/tables/perturbation_program_matches.tsv")
+        figures += ["results/figures/component_programs.png", "results/figures/component_programs.svg"]
+    return tables + figures
 
 
-def all_outputs():
-    """Every target of rule all; each stage's *_outputs() lives in its own workflow/rules/<stage>.smk."""
+def stage_outputs():
+    """Every target of the data and experiment stages: what the report, the claims and the figures come from."""
     return (
         data_outputs()
         + fig2_outputs()
@@ -171,3 +299,34 @@ def all_outputs():
         + classification_outputs()
         + perturbation_outputs()
     )
+
+
+def claims_inputs():
+    """The stage summary tables that claims.tsv reads (cic.claims.SUMMARY_TABLES), as {stage: path}: those of the
+    stages this run produces; claims of a stage outside the run say "not run"."""
+    from cic.claims import SUMMARY_TABLES
+
+    produced = set(stage_outputs())
+    return {stage: path for stage, path in SUMMARY_TABLES.items() if path in produced}
+
+
+def figure_outputs():
+    """Every figure file (PNG and SVG under results/figures/) of the run: the input of the `figures` target."""
+    return [path for path in stage_outputs() if path.startswith("results/figures/")]
+
+
+def dataset_label():
+    """The dataset in words (synthetic/local/geo/cellnet and its details), for claims.tsv and the report."""
+    from cic.stages.report import dataset_label as label
+
+    return label(config)
+
+
+def report_outputs():
+    """Targets of workflow/rules/report.smk: the paper's claims beside this run, and the run's configuration."""
+    return ["results/tables/claims.tsv", "results/tables/run_config.yaml"]
+
+
+def all_outputs():
+    """Every target of the default target; each stage's *_outputs() above lists its workflow/rules/<stage>.smk."""
+    return stage_outputs() + report_outputs()

@@ -1,1 +1,183 @@
 # Figs 5-7: perturbation gene sets of each CIC component, their enrichment and networks (issue 7).
+# The chosen model (perturbation.model) encodes every sample; each component of the mean code is raised by
+# n_sigma standard deviations and decoded; the top_genes most-changed genes form its gene set. The sets are tested
+# in every enrichment source; Figs 5-7 draw one source each (perturbation.figures). Targets: perturbation_outputs().
+
+PERTURBATION = config["perturbation"]
+PERTURBATION_MODEL = f"results/models/{PERTURBATION['model']}/model.pt"
+PERTURBATION_SOURCES = {source["name"]: source for source in config["enrichment"]["sources"]}
+PERTURBATION_TABLES = expand(
+    "results/tables/perturbation_enrichment_{enrichment_source}.tsv", enrichment_source=list(PERTURBATION_SOURCES)
+)
+
+
+rule perturbation_gene_sets:
+    input:
+        model=PERTURBATION_MODEL,
+        expression="results/data/expression.h5ad",
+    output:
+        gmt="results/tables/perturbation_gene_sets.gmt",
+        changes="results/tables/perturbation_changes.tsv",
+        components="results/tables/perturbation_components.tsv",
+    params:
+        n_sigma=PERTURBATION["n_sigma"],
+        top_genes=PERTURBATION["top_genes"],
+    log:
+        "results/logs/perturbation/perturbation_gene_sets.log",
+    benchmark:
+        "results/benchmarks/perturbation/perturbation_gene_sets.tsv"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/perturbation_gene_sets.py"
+
+
+rule enrich_perturbation_gene_sets:
+    input:
+        unpack(
+            lambda wildcards: {"source_gmt": PERTURBATION_SOURCES[wildcards.enrichment_source]["gmt"]}
+            if "gmt" in PERTURBATION_SOURCES.get(wildcards.enrichment_source, {})
+            else {}
+        ),
+        gmt="results/tables/perturbation_gene_sets.gmt",
+        expression="results/data/expression.h5ad",
+    output:
+        "results/tables/perturbation_enrichment_{enrichment_source}.tsv",
+    wildcard_constraints:
+        enrichment_source="[A-Za-z0-9_.-]+",
+    params:
+        source=lambda wildcards: PERTURBATION_SOURCES[wildcards.enrichment_source],
+    log:
+        "results/logs/perturbation/enrich_{enrichment_source}.log",
+    benchmark:
+        "results/benchmarks/perturbation/enrich_{enrichment_source}.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/enrich_perturbation_gene_sets.py"
+
+
+rule match_perturbation_programs:
+    input:
+        gmt="results/tables/perturbation_gene_sets.gmt",
+        programs=f"{SYNTHETIC_DIR}/programs.gmt",
+        expression="results/data/expression.h5ad",
+    output:
+        matches="results/tables/perturbation_program_matches.tsv",
+        jaccard="results/tables/perturbation_program_jaccard.tsv",
+        programs="results/tables/perturbation_programs_recovered.tsv",
+    params:
+        max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],
+    log:
+        "results/logs/perturbation/match_perturbation_programs.log",
+    benchmark:
+        "results/benchmarks/perturbation/match_perturbation_programs.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/match_perturbation_programs.py"
+
+
+rule plot_perturbation_networks:
+    input:
+        enrichment=PERTURBATION_TABLES,
+        gmt="results/tables/perturbation_gene_sets.gmt",
+    output:
+        fig5_png=report("results/figures/fig5.png", caption="../report/fig5.rst", category="Figs 5-7"),
+        fig5_svg="results/figures/fig5.svg",
+        fig5_gexf="results/networks/fig5.gexf",
+        fig5_graphml="results/networks/fig5.graphml",
+        fig6_png=report("results/figures/fig6.png", caption="../report/fig6.rst", category="Figs 5-7"),
+        fig6_svg="results/figures/fig6.svg",
+        fig6_gexf="results/networks/fig6.gexf",
+        fig6_graphml="results/networks/fig6.graphml",
+        fig7_png=report("results/figures/fig7.png", caption="../report/fig7.rst", category="Figs 5-7"),
+        fig7_svg="results/figures/fig7.svg",
+        fig7_gexf="results/networks/fig7.gexf",
+        fig7_graphml="results/networks/fig7.graphml",
+    params:
+        sources=list(PERTURBATION_SOURCES),
+        figures=PERTURBATION["figures"],
+    log:
+        "results/logs/perturbation/plot_perturbation_networks.log",
+    benchmark:
+        "results/benchmarks/perturbation/plot_perturbation_networks.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/plot_perturbation_networks.py"
+
+
+rule plot_component_programs:
+    input:
+        jaccard="results/tables/perturbation_program_jaccard.tsv",
+        matches="results/tables/perturbation_program_matches.tsv",
+        programs="results/tables/perturbation_programs_recovered.tsv",
+    output:
+        png=report(
+            "results/figures/component_programs.png",
+            caption="../report/component_programs.rst",
+            category="Figs 5-7",
+        ),
+        svg="results/figures/component_programs.svg",
+    log:
+        "results/logs/perturbation/plot_component_programs.log",
+    benchmark:
+        "results/benchmarks/perturbation/plot_component_programs.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/plot_component_programs.py"
+
+
+rule summarize_perturbation:
+    input:
+        unpack(
+            lambda wildcards: {
+                "matches": "results/tables/perturbation_program_matches.tsv",
+                "programs": "results/tables/perturbation_programs_recovered.tsv",
+            }
+            if DATASET["source"] == "synthetic"
+            else {}
+        ),
+        enrichment=PERTURBATION_TABLES,
+        gmt="results/tables/perturbation_gene_sets.gmt",
+        components="results/tables/perturbation_components.tsv",
+    output:
+        counts="results/tables/perturbation_counts.tsv",
+        summary=report(
+            "results/tables/perturbation_summary.tsv",
+            caption="../report/perturbation_summary.rst",
+            category="Figs 5-7",
+        ),
+    params:
+        sources=list(PERTURBATION_SOURCES),
+        figures=PERTURBATION["figures"],
+        count_cutoffs=PERTURBATION["count_cutoffs"],
+        max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],
+    log:
+        "results/logs/perturbation/summarize_perturbation.log",
+    benchmark:
+        "results/benchmarks/perturbation/summarize_perturbation.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/summarize_perturbation.py"

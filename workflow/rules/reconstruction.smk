@@ -2,29 +2,61 @@
 # the profiles (2b-2g).
 
 
-rule train_cv_fold:
-    input:
-        expression="results/data/expression.h5ad",
-        splits="results/data/splits.tsv",
-        **architecture_input(),
-    output:
-        model="results/models/cv/fold{fold}/model.pt",
-        history="results/models/cv/fold{fold}/history.tsv",
-    params:
-        architecture=selected_architecture,
-        training=config["training"],
-        seed=lambda wildcards: config["seed"] + int(wildcards.fold),
-    log:
-        "results/logs/cv/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/cv/fold{fold}.tsv"
-    threads: rule_threads("training")
-    resources:
-        **rule_resources("training"),
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/train_cv_fold.py"
+# training.batched_folds: one job trains every fold as one stacked model (cic.batched) and writes the same per-fold
+# files as the per-fold jobs, so the rules downstream cannot tell the difference.
+if config["training"].get("batched_folds", False):
+
+    rule train_cv_folds_batched:
+        input:
+            expression="results/data/expression.h5ad",
+            splits="results/data/splits.tsv",
+            **architecture_input(),
+        output:
+            models=expand("results/models/cv/fold{fold}/model.pt", fold=CV_FOLDS),
+            histories=expand("results/models/cv/fold{fold}/history.tsv", fold=CV_FOLDS),
+        params:
+            architecture=selected_architecture,
+            training=config["training"],
+            folds=CV_FOLDS,
+            seeds=[config["seed"] + fold for fold in CV_FOLDS],
+            checkpoint="results/models/cv/folds_batched.checkpoint.pt",
+        log:
+            "results/logs/cv/folds_batched.log",
+        benchmark:
+            "results/benchmarks/cv/folds_batched.tsv"
+        threads: rule_threads("training")
+        resources:
+            **rule_resources("training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_cv_folds_batched.py"
+
+else:
+
+    rule train_cv_fold:
+        input:
+            expression="results/data/expression.h5ad",
+            splits="results/data/splits.tsv",
+            **architecture_input(),
+        output:
+            model="results/models/cv/fold{fold}/model.pt",
+            history="results/models/cv/fold{fold}/history.tsv",
+        params:
+            architecture=selected_architecture,
+            training=config["training"],
+            seed=lambda wildcards: config["seed"] + int(wildcards.fold),
+        log:
+            "results/logs/cv/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/cv/fold{fold}.tsv"
+        threads: rule_threads("training")
+        resources:
+            **rule_resources("training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_cv_fold.py"
 
 
 rule summarize_cv:

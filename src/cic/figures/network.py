@@ -61,11 +61,13 @@ def draw_component_network(graph: nx.Graph, png_path, svg_path=None, title: str 
     components = [node for node, kind in graph.nodes(data="kind") if kind == "component"]
     terms = [node for node, kind in graph.nodes(data="kind") if kind == "term"]
     side = float(np.clip(5 + 0.45 * np.sqrt(graph.number_of_nodes()) * 2, 6, 22))  # grows with the graph
+    if graph.number_of_edges() == 0:
+        side = 6.0
     fig, ax = plt.subplots(figsize=(side, side))
     ax.set_title(title)
     ax.set_axis_off()
     if graph.number_of_edges() == 0:
-        _empty_panel(ax, "no term passed the cutoff")
+        _empty_panel(ax, f"no term passed the cutoff\n({len(components)} components tested)")
         save_figure(fig, png_path, svg_path)
         return
 
@@ -88,6 +90,13 @@ def draw_component_network(graph: nx.Graph, png_path, svg_path=None, title: str 
     term_labels = {term: _short_label(graph.nodes[term]["label"]) for term in labelled}
     nx.draw_networkx_labels(graph, position, labels=term_labels, ax=ax, font_size=label_size * 0.85,
                             font_color="#222222", verticalalignment="bottom")
+
+    isolated = [node for node in components if graph.degree(node) == 0]
+    if isolated:  # _packed_layout puts them in rows below the parts
+        corner = np.array([position[node] for node in isolated])
+        ax.annotate("components without a term at this cutoff", (corner[:, 0].min(), corner[:, 1].max()),
+                    xytext=(-12, 14), textcoords="offset points", fontsize=label_size, color="#555555",
+                    ha="left", va="bottom")
 
     handles = [Line2D([], [], marker="o", linestyle="", markersize=10, color=COMPONENT_COLOR,
                       label=f"CIC component ({len(components)})")]
@@ -135,11 +144,18 @@ def plot_top_terms(result: pd.DataFrame, n: int, png_path, svg_path=None, title:
 
 
 def plot_component_program_heatmap(jaccard_table: pd.DataFrame, png_path, svg_path=None,
-                                   title: str = "CIC component gene sets vs planted programs (Jaccard)") -> None:
-    """Heatmap of a components x programs Jaccard table (:class:`cic.perturbation.ProgramMatches`.jaccard)."""
+                                   title: str = "CIC component gene sets vs planted programs (Jaccard)",
+                                   marks: pd.DataFrame | None = None,
+                                   column_groups: pd.Series | None = None) -> None:
+    """Heatmap of a components x programs Jaccard table (:class:`cic.perturbation.ProgramMatches`.jaccard).
+
+    ``marks`` (same shape, booleans) puts a white dot on the marked cells (e.g. each component's significant best
+    match); ``column_groups`` (program -> group, e.g. its kind) labels runs of adjacent columns of the same group
+    above the heatmap and separates them with lines.
+    """
     n_rows, n_cols = jaccard_table.shape
-    fig, ax = plt.subplots(figsize=(np.clip(2.5 + 0.3 * n_cols, 5, 18), np.clip(2 + 0.25 * n_rows, 4, 14)))
-    ax.set_title(title)
+    fig, ax = plt.subplots(figsize=(np.clip(2.5 + 0.3 * n_cols, 5, 18), np.clip(2.5 + 0.25 * n_rows, 4, 14)))
+    ax.set_title(title, pad=22 if column_groups is not None else 6)
     if jaccard_table.empty:
         ax.set_axis_off()
         _empty_panel(ax, "no component or program")
@@ -147,34 +163,69 @@ def plot_component_program_heatmap(jaccard_table: pd.DataFrame, png_path, svg_pa
         return
     image = ax.imshow(jaccard_table.to_numpy(dtype=float), cmap="viridis", vmin=0, aspect="auto",
                       interpolation="nearest")
-    ax.set_xticks(np.arange(n_cols), [str(column) for column in jaccard_table.columns], rotation=90, fontsize=7)
+    ax.set_xticks(np.arange(n_cols), [_short_label(column, width=28, lines=1) for column in jaccard_table.columns],
+                  rotation=90, fontsize=7)
     ax.set_yticks(np.arange(n_rows), [str(row) for row in jaccard_table.index], fontsize=7)
     ax.set_xlabel("planted program")
     ax.set_ylabel("CIC component")
+    if marks is not None:
+        marked = marks.reindex(index=jaccard_table.index, columns=jaccard_table.columns, fill_value=False)
+        rows, cols = np.nonzero(marked.to_numpy(dtype=bool))
+        ax.scatter(cols, rows, s=14, c="white", edgecolors="black", linewidths=0.5,
+                   label="significant best match")
+        if len(rows):
+            ax.legend(loc="upper right", bbox_to_anchor=(1.0, -0.35), frameon=False, fontsize=7)
+    if column_groups is not None:
+        groups = [str(column_groups.get(column, "")) for column in jaccard_table.columns]
+        start = 0
+        for index in range(1, n_cols + 1):
+            if index == n_cols or groups[index] != groups[start]:
+                if start > 0:
+                    ax.axvline(start - 0.5, color="white", linewidth=1.5)
+                ax.text((start + index - 1) / 2, -0.7, groups[start], ha="center", va="bottom", fontsize=8,
+                        clip_on=False)
+                start = index
     fig.colorbar(image, ax=ax, shrink=0.8, label="Jaccard index")
     save_figure(fig, png_path, svg_path)
 
 
 def _packed_layout(graph: nx.Graph) -> dict:
-    """Spring layout of each connected part (seeded), parts packed in rows, biggest first.
+    """Layout of each connected part, parts packed in rows (biggest first), isolated nodes in a row underneath.
 
-    One spring layout of the whole graph pushes unconnected parts (a component and its own terms) far apart and
-    squeezes each into an unreadable knot; laying parts out separately keeps every part legible.
+    One layout of the whole graph pushes unconnected parts (a component and its own terms) far apart and squeezes
+    each into an unreadable knot; laying parts out separately keeps every part legible. Parts are laid out by
+    ForceAtlas2 (Gephi's default layout, as in the paper's figures; seeded, with node sizes so that nodes do not
+    overlap); components without any term (no edge) go in a compact row below instead of taking a part each.
     """
-    parts = sorted(nx.connected_components(graph), key=lambda nodes: (-len(nodes), min(nodes)))
-    radii = [0.5 * np.sqrt(len(nodes)) for nodes in parts]  # area proportional to the number of nodes
-    row_width = 1.3 * np.sqrt(sum((2 * radius) ** 2 for radius in radii))
+    isolated = sorted(node for node in graph.nodes if graph.degree(node) == 0)
+    parts = sorted((nodes for nodes in nx.connected_components(graph) if len(nodes) > 1),
+                   key=lambda nodes: (-len(nodes), min(nodes)))
+    radii = [0.6 * np.sqrt(len(nodes)) for nodes in parts]  # area proportional to the number of nodes
+    row_width = max(1.3 * np.sqrt(sum((2 * radius) ** 2 for radius in radii)), 2 * max(radii, default=1.0))
     position, x, y, row_height = {}, 0.0, 0.0, 0.0
     for nodes, radius in zip(parts, radii):
         if x > 0 and x + 2 * radius > row_width:  # start a new row below
             x, y, row_height = 0.0, y - row_height, 0.0
         part = graph.subgraph(nodes)
-        local = (nx.spring_layout(part, k=2 / np.sqrt(len(nodes)), seed=0, iterations=200) if len(nodes) > 1
-                 else {next(iter(nodes)): (0, 0)})
+        local = nx.forceatlas2_layout(part, max_iter=400, scaling_ratio=4.0, gravity=1.0, seed=0,
+                                      node_size={node: _layout_size(graph, node) for node in part})
+        xy = np.array(list(local.values()))
+        xy = (xy - xy.mean(axis=0)) / max(np.abs(xy - xy.mean(axis=0)).max(), 1e-9)  # into [-1, 1]
         center = np.array([x + radius, y - radius])
-        position.update({node: center + 0.85 * radius * np.asarray(xy) for node, xy in local.items()})
+        position.update({node: center + 0.9 * radius * point for node, point in zip(local, xy)})
         x, row_height = x + 2 * radius, max(row_height, 2 * radius)
+    if isolated:
+        width = max(row_width, 1.0)
+        per_row = max(10, int(width / 0.6))
+        top = y - row_height - (0.6 if parts else 0.0)
+        for index, node in enumerate(isolated):
+            position[node] = np.array([0.3 + 0.6 * (index % per_row), top - 0.6 * (index // per_row)])
     return position
+
+
+def _layout_size(graph: nx.Graph, node) -> float:
+    """Room a node needs in the layout: components are drawn large, terms small but with a label."""
+    return 3.0 if graph.nodes[node].get("kind") == "component" else 2.0
 
 
 def _component_number(name: str) -> str:

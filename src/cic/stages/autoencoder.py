@@ -52,9 +52,14 @@ def load_expression_and_splits(expression_path, splits_path) -> tuple[np.ndarray
     return np.asarray(adata.X, dtype=np.float32), splits, list(adata.var_names)
 
 
+# Keys of the config's ``training`` section that choose how the workflow trains, not what: not TrainConfig fields.
+WORKFLOW_TRAINING_KEYS = ("batched_folds",)
+
+
 def train_config(training: dict, seed: int, **overrides) -> TrainConfig:
     """TrainConfig from the config's ``training`` section, a seed, and experiment-specific overrides."""
-    return TrainConfig(**(dict(training) | {"seed": int(seed)} | overrides))
+    settings = {name: value for name, value in dict(training).items() if name not in WORKFLOW_TRAINING_KEYS}
+    return TrainConfig(**(settings | {"seed": int(seed)} | overrides))
 
 
 def train_autoencoder(expression, splits_path, holdout: Holdout, architecture: str, training: dict, seed: int,
@@ -66,18 +71,70 @@ def train_autoencoder(expression, splits_path, holdout: Holdout, architecture: s
     """
     torch.set_num_threads(max(1, int(threads)))
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
+    test = checked_test_mask(holdout, splits)
+    model = Autoencoder(matrix.shape[1], architecture)
+    log.info("training %s on %d samples x %d genes (%d held out: %s == %s), seed %d", model.spec,
+             int((~test).sum()), matrix.shape[1], int(test.sum()), holdout.column, holdout.value, seed)
+    return fit_and_save(model, matrix[~test], matrix[test], train_config(training, seed), model_path, history_path,
+                        model_meta(genes, holdout, seed))
+
+
+def checked_test_mask(holdout: Holdout, splits: pd.DataFrame) -> np.ndarray:
+    """The holdout's test mask, refused when it leaves no training or no test sample."""
     test = holdout.test_mask(splits)
     if not test.any() or test.all():
         raise ValueError(f"holdout {holdout} leaves {int((~test).sum())} training and {int(test.sum())} test samples")
-    model = Autoencoder(matrix.shape[1], architecture)
-    config = train_config(training, seed)
+    return test
+
+
+def model_meta(genes: list[str], holdout: Holdout, seed: int) -> dict:
+    """What every trained autoencoder's model file records beside the weights (cic.train.save_model's meta)."""
+    return {"genes": genes, "holdout_column": holdout.column, "holdout_value": str(holdout.value), "seed": int(seed)}
+
+
+def train_autoencoder_folds(expression, splits_path, holdouts: list[Holdout], architecture: str, training: dict,
+                            seeds: list[int], model_paths: list, history_paths: list, checkpoint_path,
+                            threads: int = 1) -> list[pd.DataFrame]:
+    """:func:`train_autoencoder` for several holdouts at once (the folds of a cross-validation), stacked into one
+    model by :func:`cic.batched.fit_stacked`: fold i trains on the samples outside ``holdouts[i]`` with
+    ``seeds[i]`` and writes ``model_paths[i]`` and ``history_paths[i]`` exactly as train_autoencoder does (same
+    model file contents, same history columns), to floating-point rounding.
+
+    ``checkpoint_path``: the stacked run's checkpoint (a killed job resumes when the rule is re-run), deleted once
+    every model is written.
+    """
+    from cic.batched import fit_stacked
+
+    if not len(holdouts) == len(seeds) == len(model_paths) == len(history_paths):
+        raise ValueError(f"train_autoencoder_folds needs one seed, model path and history path per holdout, got "
+                         f"{len(holdouts)} holdouts, {len(seeds)} seeds, {len(model_paths)} model paths and "
+                         f"{len(history_paths)} history paths")
+    torch.set_num_threads(max(1, int(threads)))
+    matrix, splits, genes = load_expression_and_splits(expression, splits_path)
+    tests = [checked_test_mask(holdout, splits) for holdout in holdouts]
+    template = Autoencoder(matrix.shape[1], architecture)
+    log.info("training %d folds of %s on %d genes together (held out: %s)", len(holdouts), template.spec,
+             matrix.shape[1], ", ".join(f"{h.column} == {h.value}" for h in holdouts))
+    models, histories = fit_stacked(template, matrix, [np.flatnonzero(~test) for test in tests],
+                                    train_config(training, seeds[0]), [int(seed) for seed in seeds],
+                                    test_rows=[np.flatnonzero(test) for test in tests],
+                                    checkpoint_path=checkpoint_path, history_paths=history_paths)
+    for model, holdout, seed, path, history in zip(models, holdouts, seeds, model_paths, histories):
+        save_model(model, path, model_meta(genes, holdout, seed))
+        log.info("%s == %s: final test MSE %.4f after %d epochs", holdout.column, holdout.value,
+                 history["test_mse"].iloc[-1], len(history))
+    Path(checkpoint_path).unlink(missing_ok=True)
+    return histories
+
+
+def fit_and_save(model: Autoencoder, train_x, test_x, config: TrainConfig, model_path, history_path, meta: dict,
+                 train_labels=None, test_labels=None) -> pd.DataFrame:
+    """:func:`cic.train.fit` with a checkpoint beside ``model_path`` (a killed job resumes when the rule is
+    re-run), then :func:`cic.train.save_model` with ``meta``; the checkpoint is deleted once the model is written."""
     checkpoint = Path(model_path).with_name(Path(model_path).stem + ".checkpoint.pt")
-    log.info("training %s on %d samples x %d genes (%d held out: %s == %s), seed %d", model.spec,
-             int((~test).sum()), matrix.shape[1], int(test.sum()), holdout.column, holdout.value, seed)
-    history = fit(model, matrix[~test], config, test_x=matrix[test], checkpoint_path=checkpoint,
-                  history_path=history_path)
-    save_model(model, model_path, {"genes": genes, "holdout_column": holdout.column,
-                                   "holdout_value": str(holdout.value), "seed": int(seed)})
+    history = fit(model, train_x, config, test_x=test_x, train_labels=train_labels, test_labels=test_labels,
+                  checkpoint_path=checkpoint, history_path=history_path)
+    save_model(model, model_path, meta)
     checkpoint.unlink(missing_ok=True)
     log.info("final test MSE %.4f after %d epochs", history["test_mse"].iloc[-1], len(history))
     return history
@@ -89,15 +146,19 @@ def encode_profiles(model_path, expression, splits_path, codes_path, reproduced_
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
     if meta.get("genes") != genes:
         raise ValueError(f"{model_path} was trained on other genes than {expression}")
-    codes = encode(model, matrix)
+    write_codes(encode(model, matrix), splits, codes_path)
     reproduced = reconstruct(model, matrix)
-    code_columns = [f"CIC{i + 1:02d}" for i in range(codes.shape[1])]
-    code_table = pd.concat([splits[["sample", "cell_type", "study", "split"]],
-                            pd.DataFrame(codes, columns=code_columns)], axis=1)
-    io.write_table(code_table, codes_path)
     samples = splits.set_index("sample")[["cell_type", "study", "split"]]
     container = io.expression_container(reproduced, samples, genes, model=str(model_path), spec=model.spec)
     io.write_h5ad(container, reproduced_path)
+
+
+def write_codes(codes: np.ndarray, splits: pd.DataFrame, codes_path) -> None:
+    """The CIC table: sample, cell_type, study, split, then CIC01..CICnn, one row per sample of ``splits``."""
+    code_columns = [f"CIC{i + 1:02d}" for i in range(codes.shape[1])]
+    code_table = pd.concat([splits[["sample", "cell_type", "study", "split"]].reset_index(drop=True),
+                            pd.DataFrame(codes, columns=code_columns)], axis=1)
+    io.write_table(code_table, codes_path)
 
 
 def read_histories(paths, key_name: str, keys) -> pd.DataFrame:

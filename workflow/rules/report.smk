@@ -1,0 +1,52 @@
+# The reproduction report: the paper's claims judged on this run (claims.tsv), the run's configuration, and the
+# `figures` target. `snakemake --report results/report.html` gathers every figure registered with report().
+#
+# Re-render every figure from the stored tables, retraining nothing:
+#     snakemake --cores 2 figures --forcerun results/figures/*
+# (--forcerun accepts files: it reruns exactly the jobs that write them, the plotting rules, which read only
+# tables and stored profiles; their inputs are up to date, so no training rule runs.)
+
+
+rule claims:
+    input:
+        **claims_inputs(),
+    output:
+        report("results/tables/claims.tsv", caption="../report/claims.rst", category="Claims"),
+    params:
+        dataset=dataset_label(),
+    log:
+        "results/logs/report/claims.log",
+    benchmark:
+        "results/benchmarks/report/claims.tsv"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/write_claims.py"
+
+
+rule run_config:
+    output:
+        report("results/tables/run_config.yaml", caption="../report/run_config.rst", category="Run configuration"),
+    params:
+        config=config,
+        dataset=dataset_label(),
+    log:
+        "results/logs/report/run_config.log",
+    benchmark:
+        "results/benchmarks/report/run_config.tsv"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/write_run_config.py"
+
+
+rule figures:
+    input:
+        figure_outputs(),
+    localrule: True

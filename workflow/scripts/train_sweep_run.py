@@ -1,0 +1,8 @@
+from cic.runner import run_step
+from cic.stages.autoencoder import cv_holdout, train_autoencoder
+
+run_step(lambda: train_autoencoder(
+    snakemake.input.expression, snakemake.input.splits, cv_holdout(snakemake.wildcards.fold),
+    snakemake.params.architecture, snakemake.params.training, snakemake.params.seed,
+    snakemake.output.model, snakemake.output.history, snakemake.threads,
+), snakemake.log[0])
