@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from cic.simulate import SimulationConfig, simulate_compendium
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny matrices train fastest on one thread, and the 2-core test machine is shared with other processes.
+    Use with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Nothing may reach the network: a connection attempt fails as it would offline.
+    Use with `pytestmark = pytest.mark.usefixtures("no_network")`."""
+    def unreachable(*args, **kwargs):
+        raise OSError("network is unreachable (blocked in tests)")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(socket.socket, "connect", unreachable)
 
 
 @pytest.fixture(scope="session")

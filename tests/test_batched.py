@@ -19,12 +19,7 @@ SEEDS = [11, 12, 13]
 BASE = TrainConfig(epochs=3, iterations_per_epoch=2, batch_size=5, learning_rate=0.01, device="cpu", progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ input noise are tested in test_train.py)."""
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from cic import io
 from cic.classify import (MinMaxScaling, add_gaussian_noise, classification_metrics, fit_predict, make_classifier,
@@ -28,12 +27,7 @@ TRAINING = {"epochs": 2, "iterations_per_epoch": 5, "batch_size": 16, "learning_
             "device": "cpu", "progress": False, "checkpoint_every": 100}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def separable(n_per_class=20, n_genes=40, n_classes=3, seed=0):

@@ -1,4 +1,3 @@
-import socket
 
 import numpy as np
 import pandas as pd
@@ -15,14 +14,7 @@ from cic.io import write_gmt
 BACKGROUND = [f"GENE{i:04d}" for i in range(1, 1001)]
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Every test here runs offline: any connection attempt fails as it would without internet."""
-    def unreachable(*args, **kwargs):
-        raise OSError("network is unreachable (blocked in tests)")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
-    monkeypatch.setattr(socket.socket, "connect", unreachable)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture

@@ -33,13 +33,7 @@ FAST = TrainConfig(epochs=4, iterations_per_epoch=3, batch_size=16, learning_rat
                    device="cpu", progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny matrices run fastest on one thread, and the 2-core test machine is shared with other test processes.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def low_rank_data(n_samples=120, n_genes=N_GENES, n_classes=3, seed=0):

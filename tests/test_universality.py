@@ -1,6 +1,5 @@
 """Fig 3 stage (leave-one-cell-type-out, limma on held-out REPs, enrichment) on small hand-made inputs."""
 
-import socket
 
 import numpy as np
 import pandas as pd
@@ -17,14 +16,7 @@ from cic.stages.universality import (differential_expression, enrich_up_genes, e
 TYPES = ["alpha", "beta", "gamma"]
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Nothing here may reach the network: a connection attempt fails as it would offline."""
-    def unreachable(*args, **kwargs):
-        raise OSError("network is unreachable (blocked in tests)")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
-    monkeypatch.setattr(socket.socket, "connect", unreachable)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def _splits(types_per_sample):
