@@ -32,18 +32,32 @@ def dry_run(root, *targets, overrides: dict | None = None) -> dict[str, int]:
     return job_counts(result.stdout + result.stderr)
 
 
-def test_every_run_and_fold_is_one_job(workflow_copy):
-    counts = dry_run(workflow_copy, *SWEEP_TARGETS)
+PER_FOLD = {"training": {"batched_folds": False}}
+
+
+def test_every_run_and_fold_is_one_job_without_batched_folds(workflow_copy):
+    counts = dry_run(workflow_copy, *SWEEP_TARGETS, overrides=PER_FOLD)
     # config/test.yaml: 2 architectures x 2 folds, 2 code sizes x 1 fold, 2 variants x 1 fold
     assert counts["train_architecture_sweep"] == 4
     assert counts["train_code_size_sweep"] == 2
     assert counts["train_regularisation_variant"] == 2
+    assert not any(rule.endswith("_batched") for rule in counts)
+    assert counts["rank_architectures"] == counts["rank_code_sizes"] == counts["compare_regularisation"] == 1
+
+
+def test_batched_folds_trains_each_run_in_one_job(workflow_copy):
+    counts = dry_run(workflow_copy, *SWEEP_TARGETS)  # config/test.yaml: training.batched_folds true
+    assert counts["train_architecture_sweep_batched"] == 2  # one job per architecture, its 2 folds inside
+    assert counts["train_code_size_sweep_batched"] == 2
+    assert counts["train_regularisation_variant_batched"] == 2
+    assert not {"train_architecture_sweep", "train_code_size_sweep", "train_regularisation_variant"} & set(counts)
     assert counts["rank_architectures"] == counts["rank_code_sizes"] == counts["compare_regularisation"] == 1
 
 
 def test_folds_null_uses_every_cv_fold_and_auto_trains_the_sweep_winner(workflow_copy):
     counts = dry_run(workflow_copy, "results/models/main/model.pt",
-                     overrides={"model": {"architecture": "auto"}, "sweeps": {"architectures": {"folds": None}}})
+                     overrides={"model": {"architecture": "auto"}, "sweeps": {"architectures": {"folds": None}},
+                                **PER_FOLD})
     assert counts["train_architecture_sweep"] == 2 * 3  # test.yaml: splits.cv_folds 3
     assert counts["rank_architectures"] == 1 and counts["train_main_model"] == 1
 
@@ -88,5 +102,5 @@ def test_a_rerun_trains_only_the_missing_runs(test_config_run, tmp_path):
         specs = yaml.safe_load(handle)["sweeps"]["architectures"]["specs"]
     counts = dry_run(root, *SWEEP_TARGETS,
                      overrides={"sweeps": {"architectures": {"specs": specs + ["L32,T,L8"]}}})
-    assert counts["train_architecture_sweep"] == 2  # the new architecture's 2 folds, nothing else
-    assert "train_code_size_sweep" not in counts and "train_regularisation_variant" not in counts
+    assert counts["train_architecture_sweep_batched"] == 1  # the new architecture (its 2 folds), nothing else
+    assert set(counts) & {"train_code_size_sweep_batched", "train_regularisation_variant_batched"} == set()

@@ -223,11 +223,10 @@ def universality_gene_set_input(wildcards):
 
 
 def loto_seed(wildcards):
-    """Seed of the network holding out wildcards.cell_type: config seed + a fixed offset per type name (CRC32), so a
-    type's network does not change when other types are added or removed."""
-    import zlib
+    """Seed of the network holding out wildcards.cell_type (cic.stages.universality.loto_seed)."""
+    from cic.stages.universality import loto_seed as seed_of_type
 
-    return config["seed"] + 1000 + zlib.crc32(wildcards.cell_type.encode()) % 100000
+    return seed_of_type(config["seed"], wildcards.cell_type)
 
 
 def loto_held_out_types():
@@ -237,7 +236,10 @@ def loto_held_out_types():
 
 
 def loto_model_inputs(wildcards):
-    """The model of every held-out type (one training job each), for the evaluation of Fig 3."""
+    """The model of every held-out type (one training job each), for the evaluation of Fig 3; with
+    training.batched_folds the one directory that the stacked job writes them to."""
+    if config["training"].get("batched_folds", False):
+        return ["results/models/loto"]
     return expand("results/models/loto/{cell_type}/model.pt", cell_type=loto_held_out_types())
 
 

@@ -1,7 +1,8 @@
 # Figs 8 and 9: architecture and code-size sweeps, and the regularisation check (issue 4).
 # Every (architecture, code size or variant) x fold is its own job, so a cluster trains them in parallel and a
-# re-run only trains what is missing. What each run trains is planned in src/cic/sweep_plan.py; the tables and
-# figures come from src/cic/stages/sweeps.py. Settings: config["sweeps"] (config/README.md, "sweeps").
+# re-run only trains what is missing (training.batched_folds: one job per run, its folds stacked). What each run
+# trains is planned in src/cic/sweep_plan.py; the tables and figures come from src/cic/stages/sweeps.py.
+# Settings: config["sweeps"] (config/README.md, "sweeps").
 import re
 
 from cic import sweep_plan
@@ -29,89 +30,202 @@ SWEEP_VARIANT_RUNS = sweep_plan.run_grid(list(SWEEP_VARIANTS), SWEEP_VARIANT_FOL
 SWEEP_CODE_SIZE_INPUT = architecture_input() if SWEEP_CODE_SIZE_FAMILY == sweep_plan.SELECTED else {}
 
 
-rule train_architecture_sweep:
-    input:
-        expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
-        splits="results/data/splits.tsv",
-    output:
-        model=sweep_model(f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{{fold}}/model.pt"),
-        history=f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{{fold}}/history.tsv",
-    wildcard_constraints:
-        architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
-        fold=r"\d+",
-    params:
-        architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
-        training=SWEEP_TRAINING,
-        seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "architectures", wildcards.fold),
-    log:
-        "results/logs/sweeps/architectures/{architecture}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/sweeps/architectures/{architecture}/fold{fold}.tsv"
-    threads: rule_threads("sweep_training")
-    resources:
-        **rule_resources("sweep_training"),
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/train_sweep_run.py"
+# training.batched_folds: one job per sweep run trains all its folds as one stacked model (the same per-fold files,
+# seeds and numbers as the per-fold jobs, to floating-point rounding); false: one job per run x fold.
+if config["training"].get("batched_folds", False):
+
+    rule train_architecture_sweep_batched:
+        input:
+            expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
+            splits="results/data/splits.tsv",
+        output:
+            models=[
+                sweep_model(f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{fold}/model.pt")
+                for fold in SWEEP_ARCHITECTURE_FOLDS
+            ],
+            histories=[
+                f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{fold}/history.tsv"
+                for fold in SWEEP_ARCHITECTURE_FOLDS
+            ],
+        wildcard_constraints:
+            architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
+        params:
+            architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
+            training=SWEEP_TRAINING,
+            folds=SWEEP_ARCHITECTURE_FOLDS,
+            seeds=[sweep_plan.sweep_seed(config["seed"], "architectures", fold) for fold in SWEEP_ARCHITECTURE_FOLDS],
+            checkpoint=lambda wildcards: (
+                f"{SWEEP_RUNS}/architectures/{wildcards.architecture}/folds_batched.checkpoint.pt"
+            ),
+        log:
+            "results/logs/sweeps/architectures/{architecture}/folds_batched.log",
+        benchmark:
+            "results/benchmarks/sweeps/architectures/{architecture}/folds_batched.tsv"
+        threads: rule_threads("sweep_training")
+        resources:
+            **rule_resources("sweep_training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_cv_folds_batched.py"
+
+    rule train_code_size_sweep_batched:
+        input:
+            expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
+            splits="results/data/splits.tsv",
+            **SWEEP_CODE_SIZE_INPUT,
+        output:
+            models=[
+                sweep_model(f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{fold}/model.pt")
+                for fold in SWEEP_CODE_SIZE_FOLDS
+            ],
+            histories=[
+                f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{fold}/history.tsv" for fold in SWEEP_CODE_SIZE_FOLDS
+            ],
+        wildcard_constraints:
+            code_size=r"\d+",
+        params:
+            architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
+            training=SWEEP_TRAINING,
+            folds=SWEEP_CODE_SIZE_FOLDS,
+            seeds=[sweep_plan.sweep_seed(config["seed"], "code_sizes", fold) for fold in SWEEP_CODE_SIZE_FOLDS],
+            checkpoint=lambda wildcards: (
+                f"{SWEEP_RUNS}/code_sizes/code{wildcards.code_size}/folds_batched.checkpoint.pt"
+            ),
+        log:
+            "results/logs/sweeps/code_sizes/code{code_size}/folds_batched.log",
+        benchmark:
+            "results/benchmarks/sweeps/code_sizes/code{code_size}/folds_batched.tsv"
+        threads: rule_threads("sweep_training")
+        resources:
+            **rule_resources("sweep_training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_cv_folds_batched.py"
+
+    rule train_regularisation_variant_batched:
+        input:
+            expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
+            splits="results/data/splits.tsv",
+            **architecture_input(),
+        output:
+            models=[
+                sweep_model(f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{fold}/model.pt")
+                for fold in SWEEP_VARIANT_FOLDS
+            ],
+            histories=[
+                f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{fold}/history.tsv" for fold in SWEEP_VARIANT_FOLDS
+            ],
+        wildcard_constraints:
+            variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
+        params:
+            architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
+            training=lambda wildcards: sweep_plan.sweep_training(
+                config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
+            ),
+            folds=SWEEP_VARIANT_FOLDS,
+            seeds=[sweep_plan.sweep_seed(config["seed"], "regularisation", fold) for fold in SWEEP_VARIANT_FOLDS],
+            checkpoint=lambda wildcards: (
+                f"{SWEEP_RUNS}/regularisation/{wildcards.variant}/folds_batched.checkpoint.pt"
+            ),
+        log:
+            "results/logs/sweeps/regularisation/{variant}/folds_batched.log",
+        benchmark:
+            "results/benchmarks/sweeps/regularisation/{variant}/folds_batched.tsv"
+        threads: rule_threads("sweep_training")
+        resources:
+            **rule_resources("sweep_training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_cv_folds_batched.py"
+
+else:
+
+    rule train_architecture_sweep:
+        input:
+            expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
+            splits="results/data/splits.tsv",
+        output:
+            model=sweep_model(f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{{fold}}/model.pt"),
+            history=f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{{fold}}/history.tsv",
+        wildcard_constraints:
+            architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
+            fold=r"\d+",
+        params:
+            architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
+            training=SWEEP_TRAINING,
+            seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "architectures", wildcards.fold),
+        log:
+            "results/logs/sweeps/architectures/{architecture}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/sweeps/architectures/{architecture}/fold{fold}.tsv"
+        threads: rule_threads("sweep_training")
+        resources:
+            **rule_resources("sweep_training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_sweep_run.py"
 
 
-rule train_code_size_sweep:
-    input:
-        expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
-        splits="results/data/splits.tsv",
-        **SWEEP_CODE_SIZE_INPUT,
-    output:
-        model=sweep_model(f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{{fold}}/model.pt"),
-        history=f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{{fold}}/history.tsv",
-    wildcard_constraints:
-        code_size=r"\d+",
-        fold=r"\d+",
-    params:
-        architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
-        training=SWEEP_TRAINING,
-        seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "code_sizes", wildcards.fold),
-    log:
-        "results/logs/sweeps/code_sizes/code{code_size}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/sweeps/code_sizes/code{code_size}/fold{fold}.tsv"
-    threads: rule_threads("sweep_training")
-    resources:
-        **rule_resources("sweep_training"),
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/train_sweep_run.py"
+    rule train_code_size_sweep:
+        input:
+            expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
+            splits="results/data/splits.tsv",
+            **SWEEP_CODE_SIZE_INPUT,
+        output:
+            model=sweep_model(f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{{fold}}/model.pt"),
+            history=f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{{fold}}/history.tsv",
+        wildcard_constraints:
+            code_size=r"\d+",
+            fold=r"\d+",
+        params:
+            architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
+            training=SWEEP_TRAINING,
+            seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "code_sizes", wildcards.fold),
+        log:
+            "results/logs/sweeps/code_sizes/code{code_size}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/sweeps/code_sizes/code{code_size}/fold{fold}.tsv"
+        threads: rule_threads("sweep_training")
+        resources:
+            **rule_resources("sweep_training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_sweep_run.py"
 
 
-rule train_regularisation_variant:
-    input:
-        expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
-        splits="results/data/splits.tsv",
-        **architecture_input(),
-    output:
-        model=sweep_model(f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{{fold}}/model.pt"),
-        history=f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{{fold}}/history.tsv",
-    wildcard_constraints:
-        variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
-        fold=r"\d+",
-    params:
-        architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
-        training=lambda wildcards: sweep_plan.sweep_training(
-            config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
-        ),
-        seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "regularisation", wildcards.fold),
-    log:
-        "results/logs/sweeps/regularisation/{variant}/fold{fold}.log",
-    benchmark:
-        "results/benchmarks/sweeps/regularisation/{variant}/fold{fold}.tsv"
-    threads: rule_threads("sweep_training")
-    resources:
-        **rule_resources("sweep_training"),
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/train_sweep_run.py"
+    rule train_regularisation_variant:
+        input:
+            expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
+            splits="results/data/splits.tsv",
+            **architecture_input(),
+        output:
+            model=sweep_model(f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{{fold}}/model.pt"),
+            history=f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{{fold}}/history.tsv",
+        wildcard_constraints:
+            variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
+            fold=r"\d+",
+        params:
+            architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
+            training=lambda wildcards: sweep_plan.sweep_training(
+                config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
+            ),
+            seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "regularisation", wildcards.fold),
+        log:
+            "results/logs/sweeps/regularisation/{variant}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/sweeps/regularisation/{variant}/fold{fold}.tsv"
+        threads: rule_threads("sweep_training")
+        resources:
+            **rule_resources("sweep_training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_sweep_run.py"
 
 
 rule rank_architectures:

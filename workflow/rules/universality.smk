@@ -24,31 +24,62 @@ checkpoint list_held_out_cell_types:
         "../scripts/list_held_out_cell_types.py"
 
 
-rule train_loto_model:
-    input:
-        expression="results/data/expression.h5ad",
-        splits="results/data/splits.tsv",
-        **architecture_input(),
-    output:
-        model="results/models/loto/{cell_type}/model.pt",
-        history="results/models/loto/{cell_type}/history.tsv",
-    params:
-        architecture=selected_architecture,
-        training=config["training"] | config["universality"]["training"],
-        seed=loto_seed,
-    wildcard_constraints:
-        cell_type="[^/]+",
-    log:
-        "results/logs/loto/{cell_type}.log",
-    benchmark:
-        "results/benchmarks/loto/{cell_type}.tsv"
-    threads: rule_threads("training")
-    resources:
-        **rule_resources("training"),
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/train_loto_model.py"
+# training.batched_folds: one job trains every leave-one-type-out network as one stacked model (same architecture,
+# one seed per type as in the per-type jobs) into results/models/loto/<type>/; false: one job per held-out type.
+if config["training"].get("batched_folds", False):
+
+    rule train_loto_models_batched:
+        input:
+            expression="results/data/expression.h5ad",
+            splits="results/data/splits.tsv",
+            cell_types="results/tables/fig3_held_out_cell_types.txt",
+            **architecture_input(),
+        output:
+            directory("results/models/loto"),
+        params:
+            architecture=selected_architecture,
+            training=config["training"] | config["universality"]["training"],
+            seed=config["seed"],
+            checkpoint="results/models/loto_batched.checkpoint.pt",
+        log:
+            "results/logs/loto/batched.log",
+        benchmark:
+            "results/benchmarks/loto/batched.tsv"
+        threads: rule_threads("training")
+        resources:
+            **rule_resources("training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_loto_models_batched.py"
+
+else:
+
+    rule train_loto_model:
+        input:
+            expression="results/data/expression.h5ad",
+            splits="results/data/splits.tsv",
+            **architecture_input(),
+        output:
+            model="results/models/loto/{cell_type}/model.pt",
+            history="results/models/loto/{cell_type}/history.tsv",
+        params:
+            architecture=selected_architecture,
+            training=config["training"] | config["universality"]["training"],
+            seed=loto_seed,
+        wildcard_constraints:
+            cell_type="[^/]+",
+        log:
+            "results/logs/loto/{cell_type}.log",
+        benchmark:
+            "results/benchmarks/loto/{cell_type}.tsv"
+        threads: rule_threads("training")
+        resources:
+            **rule_resources("training"),
+        conda:
+            "../../envs/cic.yaml"
+        script:
+            "../scripts/train_loto_model.py"
 
 
 rule evaluate_loto:

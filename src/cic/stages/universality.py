@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,6 +77,39 @@ def list_held_out_cell_types(splits_path, requested, de_pairs, output) -> None:
     chosen = held_out_cell_types(read_splits(splits_path), requested, de_pairs, splits_path)
     io.write_text("".join(f"{cell_type}\n" for cell_type in chosen), output)
     log.info("holding out %d cell types one at a time: %s", len(chosen), ", ".join(chosen))
+
+
+def loto_seed(seed: int, cell_type: str) -> int:
+    """Seed of the network holding out ``cell_type``: ``seed`` + a fixed offset per type name (CRC32), so a type's
+    network does not change when other types are added or removed."""
+    import zlib
+
+    return int(seed) + 1000 + zlib.crc32(str(cell_type).encode()) % 100000
+
+
+def loto_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
+    """The model of each held-out type: ``models`` is one path per type (per-type jobs) or the one directory the
+    stacked job writes (training.batched_folds), holding ``<type>/model.pt``."""
+    models = [str(path) for path in models]
+    if len(models) == 1 and Path(models[0]).is_dir():
+        return [str(Path(models[0]) / cell_type / "model.pt") for cell_type in cell_types]
+    return models
+
+
+def train_loto_models(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
+                      models_dir, checkpoint_path, threads: int = 1) -> list[pd.DataFrame]:
+    """Every leave-one-type-out network of ``cell_types_path`` at once, stacked into one model
+    (:func:`cic.stages.autoencoder.train_autoencoder_folds`): writes ``<models_dir>/<type>/model.pt`` and
+    ``history.tsv``, the files (and seeds) of :func:`train_loto_model`, to floating-point rounding."""
+    from cic.stages.autoencoder import train_autoencoder_folds
+
+    cell_types = read_lines(cell_types_path)
+    directory = Path(models_dir)
+    return train_autoencoder_folds(
+        expression, splits_path, [loto_holdout(cell_type) for cell_type in cell_types], architecture, training,
+        [loto_seed(seed, cell_type) for cell_type in cell_types],
+        [directory / cell_type / "model.pt" for cell_type in cell_types],
+        [directory / cell_type / "history.tsv" for cell_type in cell_types], checkpoint_path, threads)
 
 
 def train_loto_model(expression, splits_path, cell_type: str, architecture: str, training: dict, seed: int,
