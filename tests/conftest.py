@@ -12,10 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from filelock import FileLock
 
 from cic.simulate import SimulationConfig, simulate_compendium
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The Slurm tests first: they mostly wait on the cluster's job polling, so under pytest-xdist (`-n 2 --dist
+    loadscope`, pyproject.toml) the other worker runs the rest of the suite meanwhile. (Starting the test.yaml run
+    at the same time as the Slurm run was slower: both compete for the two cores.)"""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is None)
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +77,21 @@ def workflow_copy(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def test_config_run(tmp_path_factory):
-    """The whole workflow run once on config/test.yaml; tests of every stage inspect its results."""
-    root = copy_workflow(tmp_path_factory.mktemp("test_config_run") / "project")
-    run_snakemake(root, "all", configfile="config/test.yaml")
-    return root
+def test_config_run(tmp_path_factory, worker_id):
+    """The whole workflow run once on config/test.yaml; tests of every stage inspect its results. Under pytest-xdist
+    the first worker to need it runs it in the folder all workers share, under a lock; the others wait and reuse it."""
+    if worker_id == "master":  # no xdist (pytest -n 0)
+        root = copy_workflow(tmp_path_factory.mktemp("test_config_run") / "project")
+        run_snakemake(root, "all", configfile="config/test.yaml")
+        return root
+    shared = tmp_path_factory.getbasetemp().parent / "test_config_run"
+    with FileLock(f"{shared}.lock"):
+        done = shared / "finished"
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            run_snakemake(copy_workflow(shared / "project"), "all", configfile="config/test.yaml")
+            done.touch()
+    return shared / "project"
 
 
 def run_snakemake(root: Path, *arguments: str, configfile: str | Path | None = None,
