@@ -181,3 +181,14 @@ def test_rule_script_exits_non_zero_with_one_line(tmp_path, user_files):
     assert len(error_lines) == 1 and "missing.tsv: expression matrix not found; fix:" in error_lines[0]
     assert "missing.tsv" in (tmp_path / "step.log").read_text()
     assert not (tmp_path / "o.h5ad").exists()
+
+
+def test_scripts_pair_files_with_their_wildcards_by_name():
+    """A rule's files are matched to their (comparison, source) keys by path, whatever order expand() used."""
+    from cic.runner import paths_by_key
+
+    files = ["results/tables/enrichment_b_vs_t_kegg.tsv", "results/tables/enrichment_b_vs_t_go.tsv"]
+    found = paths_by_key(files, "results/tables/enrichment_{}_{}.tsv", [("b_vs_t", "go"), ("b_vs_t", "kegg")])
+    assert found == {("b_vs_t", "go"): files[1], ("b_vs_t", "kegg"): files[0]}
+    with pytest.raises(ValueError, match="enrichment_b_vs_t_reactome"):
+        paths_by_key(files, "results/tables/enrichment_{}_{}.tsv", [("b_vs_t", "reactome")])

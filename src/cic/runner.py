@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Callable
 
 from cic.errors import InputError
@@ -27,3 +28,13 @@ def run_step(step: Callable[[], object], log_path: str | Path | None = None) -> 
     except InputError as error:
         logging.getLogger("cic").error("%s", error)
         sys.exit(1)
+
+
+def paths_by_key(paths: Iterable, pattern: str, keys: Iterable[Sequence[str]]) -> dict[tuple, str]:
+    """{key: ``pattern.format(*key)``} for each key tuple, each path checked to be among a rule's ``paths``, so a
+    script pairs files with their wildcards by name rather than by the order in which ``expand`` listed them."""
+    found = {tuple(key): pattern.format(*key) for key in keys}
+    missing = set(found.values()) - set(map(str, paths))
+    if missing:
+        raise ValueError(f"not among the rule's files: {sorted(missing)}")
+    return found
