@@ -57,22 +57,25 @@ def test_claims_table_judges_every_claim_of_the_stages_that_ran(test_config_run)
     assert "architecture: L64,G,L8" in run_config
 
 
-def test_figures_target_rerenders_every_figure_without_training(test_config_run):
-    results = test_config_run / "results"
+def test_figures_target_rerenders_every_figure_without_training(test_config_run, tmp_path):
+    # A private copy (mtimes kept): re-rendering in the shared run would race with the other pytest-xdist worker's
+    # tests that read its figures or dry-run it.
+    root = Path(shutil.copytree(test_config_run, tmp_path / "project", symlinks=True))
+    results = root / "results"
     figures = sorted((results / "figures").glob("*.*"))
     assert {path.name for path in figures} >= {f"fig2{panel}.{ext}" for panel in "abcdefg" for ext in ("png", "svg")}
     before_figures = {path: path.stat().st_mtime_ns for path in figures}
     before_models = modification_times(results / "models")
     assert before_models, "the test run trained models"
-    forced = [str(path.relative_to(test_config_run)) for path in figures]
-    run = run_snakemake(test_config_run, "figures", "--forcerun", *forced, configfile="config/test.yaml")
+    forced = [str(path.relative_to(root)) for path in figures]
+    run = run_snakemake(root, "figures", "--forcerun", *forced, configfile="config/test.yaml")
     rules = executed_rules(run.stdout + run.stderr)
     assert "figures" in rules and "plot_fig2" in rules and "summarize_cv" in rules, rules
     assert not [rule for rule in rules if rule.startswith("train")], rules
     assert modification_times(results / "models") == before_models, "no model was retrained or rewritten"
     unchanged = [path.name for path, mtime in before_figures.items() if path.stat().st_mtime_ns == mtime]
     assert not unchanged, f"not re-rendered: {unchanged}"
-    again = run_snakemake(test_config_run, "figures", "--dry-run", configfile="config/test.yaml")
+    again = run_snakemake(root, "figures", "--dry-run", configfile="config/test.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
