@@ -87,12 +87,12 @@ class TrainConfig:
     scale whatever the conditioning.
     """
 
-    epochs: int = 30
+    epochs: int = 15
     iterations_per_epoch: int = 4
-    batch_size: int | None = 64
+    batch_size: int | None = 32
     optimizer: str = "adam"  # "sgd" (the paper) or "adam"
-    learning_rate: float = 0.002  # peak rate with one_cycle; the paper used 0.001-0.003 with SGD
-    schedule: str = "one_cycle"  # one of SCHEDULES
+    learning_rate: float = 0.002  # the start of cosine, the peak of one_cycle; the paper used 0.001-0.003 with SGD
+    schedule: str = "cosine"  # one of SCHEDULES
     learning_rate_decay: float = 0.0  # paper_decay only: lr / (1 + i * decay) at iteration i of an epoch
     warmup_fraction: float = 0.3  # one_cycle only: share of the budget spent raising the rate (OneCycleLR pct_start)
     momentum: float = 0.0  # sgd only; 0 = plain SGD, as the paper
@@ -102,8 +102,8 @@ class TrainConfig:
     classification_weight: float = 0.5  # classifier AE: loss = (1 - w) * MSE + w * cross-entropy (paper: no value)
     conditioning: str = "centre"  # one of CONDITIONING
     validation_fraction: float = 0.1  # of each network's training samples; 0 = no validation (keep the last epoch)
-    patience: int | None = 10  # epochs without a better validation loss before stopping; None = never stop early
-    min_delta: float = 0.001  # patience only: an epoch counts as better below reference * (1 - min_delta)
+    patience: int | None = 5  # epochs without a better validation loss before stopping; None = never stop early
+    min_delta: float = 0.0  # patience only: an epoch counts as better below reference * (1 - min_delta)
     seed: int = 1  # initial weights, shuffles, input noise, dropout and validation subset all follow from it
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu", "cuda" or "cuda:<index>"
     dtype: str = "float32"  # or "float64"
