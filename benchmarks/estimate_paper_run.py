@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from cic import sweep_plan
-from cic.model import parse_layer_spec, mirror_layers
+from cic.model import mirror_layers, parse_layer_spec
 
 REPO = Path(__file__).resolve().parents[1]
 # Spec-sheet numbers (dense, no sparsity): matmul TFLOP/s in the run's precision (TF32 for float32 with
@@ -130,7 +130,8 @@ def estimate(group: dict, device: dict, bandwidth_efficiency: float, compute_eff
     step = max(memory, compute) + n_layers * KERNELS_PER_LAYER * LAUNCH_SECONDS
     updates = passes * steps_per_pass
     # After each epoch: every sample forward through every network (2 FLOPs per weight and sample), weights re-read.
-    evaluation = settings["epochs"] * group["k"] * max(2 * weights * N_TYPES * PER_TYPE / flops, 8 * weights / bandwidth)
+    evaluation = settings["epochs"] * group["k"] * max(2 * weights * N_TYPES * PER_TYPE / flops,
+                                                       8 * weights / bandwidth)
     seconds = group["jobs"] * (updates * step + evaluation + JOB_START_SECONDS)
     return {"networks": group["k"] * group["jobs"], "weights": weights, "fit": fit, "passes": passes,
             "updates": updates * group["k"] * group["jobs"],

@@ -316,8 +316,9 @@ def fit(template: Autoencoder, x: np.ndarray, config: TrainConfig, *, train_rows
     validation_mse, test_mse (NaN without test rows), for a classifier autoencoder also the cross-entropies and
     accuracies of the three and validation_loss (the criterion), then learning_rate (of the epoch's last update),
     seconds (the epoch's wall time divided by k) and kept (true on the epoch whose weights are returned). Metrics
-    are measured after each epoch in eval mode on clean inputs. Same seeds and data -> identical weights and
-    histories on the CPU, whatever k.
+    are measured after each epoch in eval mode on clean inputs. Same seeds, data and group -> identical weights and
+    histories on the CPU; network i of a group trains as it would alone, to floating-point rounding (the batched
+    products may sum in another order).
 
     ``checkpoint_path``: written atomically every ``checkpoint_every`` epochs and after the last one; if it exists
     when fit starts, training resumes from it and ends with exactly the weights and histories of an uninterrupted
@@ -590,8 +591,9 @@ class _Selection:
                 self.best_epoch[network] = epoch
                 continue
             score = row["validation_loss" if stack.is_classifier else "validation_mse"]
-            if np.isfinite(score) and score < self.best_score[network]:
-                self.best_score[network], self.best_epoch[network] = score, epoch
+            # Until a finite validation loss is seen, the latest epoch is the one kept.
+            if (np.isfinite(score) and score < self.best_score[network]) or not np.isfinite(self.best_score[network]):
+                self.best_score[network], self.best_epoch[network] = score if np.isfinite(score) else np.inf, epoch
                 improved.append(network)
             reference = self.reference[network]
             if np.isfinite(score) and (not np.isfinite(reference) or score < reference * (1 - config.min_delta)):
