@@ -560,7 +560,8 @@ def test_the_schema_accepts_labels_as_the_data_spell_them():
     ({"universality": {"de_pairs": [{"case": "b_cell", "control": "b_cell"}]}}, r"compares 'b_cell' with itself"),
     ({"universality": {"de_pairs": [{"case": "neuron", "control": "b_cell"}]}},
      r"config: universality.de_pairs case 'neuron' is not in universality.cell_types"),
-    ({"universality": {"de_pairs": [{"case": "b_cell", "control": "t_cell"}, {"case": "b_cell ", "control": "t_cell"}]}},
+    ({"universality": {"de_pairs": [{"case": "b_cell", "control": "t_cell"},
+                                    {"case": "b_cell ", "control": "t_cell"}]}},
      r"lists 'b_cell' vs 't_cell' and 'b_cell' vs 't_cell', which share the file name de_b_cell_vs_t_cell"),
     ({"dataset": {"cell_types": ["b_cell", "esc"]}}, r"universality.cell_types names 't_cell', which "
                                                     r"dataset.cell_types leaves out"),

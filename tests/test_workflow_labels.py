@@ -47,8 +47,9 @@ LABELS_OVERLAY = {
     "enrichment": {"sources": [{"name": "markers", "gmt": str(CASE / "gene_sets.gmt")}]},
     "universality": {"cell_types": [NAIVE_T, GLIA], "de_pairs": [{"case": NAIVE_T, "control": GLIA}],
                      "training": {"epochs": 1}},
-    "perturbation": {"top_genes": 10, "figures": {
-        figure: {"source": "markers", "terms": "all", "bonferroni_cutoff": 0.05} for figure in ("fig5", "fig6", "fig7")}},
+    "perturbation": {"top_genes": 10,
+                     "figures": {figure: {"source": "markers", "terms": "all", "bonferroni_cutoff": 0.05}
+                                 for figure in ("fig5", "fig6", "fig7")}},
     "classification": {"random_forest": {"n_estimators": 10, "max_features": "sqrt", "min_samples_leaf": 1},
                        "noise": {"input_noise_sd": 0.1, "test_sigmas": [0.0, 0.5], "training": {"epochs": 1}}},
 }

@@ -70,9 +70,10 @@ def _check_split_coverage(labels: np.ndarray, test: np.ndarray, test_fraction: f
         lacking = table.index[table[is_test] == 0]
         if len(lacking):
             counts = table.loc[lacking].sum(axis=1).sort_values(kind="stable")
-            raise _too_small(source, counts, f"{_split_name(test_fraction)} gave {'it' if len(counts) == 1 else 'them'} "
-                                             f"no {which} sample (a type needs {split_guarantee(test_fraction)} to be "
-                                             "sure of one)", [f"{change} splits.test_fraction"])
+            them = "it" if len(counts) == 1 else "them"
+            raise _too_small(source, counts, f"{_split_name(test_fraction)} gave {them} no {which} sample (a type "
+                                             f"needs {split_guarantee(test_fraction)} to be sure of one)",
+                             [f"{change} splits.test_fraction"])
 
 
 def stratified_folds(labels, n_folds: int, seed: int) -> np.ndarray:
