@@ -415,6 +415,7 @@ MATRIX_SHAPES = {
     "commented.tsv": lambda f, p: p.write_text("# exported by a pipeline\n# version 2\n" + f.to_csv(sep="\t")),
     "series_matrix.txt.gz": _series_matrix,
     "genepattern.gct": _gct,
+    "indexed.parquet": lambda f, p: f.to_parquet(p),  # the gene ids as pandas' stored index
 }
 SHEET_SHAPES = {
     "utf8_bom.tsv": lambda s, p: s.to_csv(p, sep="\t", index=False, encoding="utf-8-sig"),

@@ -256,20 +256,19 @@ def _read_text_matrix(path: Path, kind: str) -> tuple[pd.DataFrame, list[str], n
 
 
 def _read_parquet_matrix(path: Path) -> tuple[pd.DataFrame, list[str], np.ndarray]:
-    import pyarrow.parquet as pq
-
+    """(frame with row ids as index; column names; row numbers): the stored index, or else the first column, holds
+    the row ids."""
     try:
-        names = [name for name in pq.read_schema(path).names if not name.startswith("__index_level_")]
         frame = pd.read_parquet(path)
     except Exception as error:
         raise InputError(path, f"cannot be read as parquet ({error})", "write it with pandas.DataFrame.to_parquet") \
             from error
     if isinstance(frame.index, pd.RangeIndex):
         frame = frame.set_index(frame.columns[0])
-        names = names[1:]
+    columns = [str(name) for name in frame.columns]
     frame.index = frame.index.to_series().fillna("").astype(str).str.strip().to_numpy()
     frame.columns = range(frame.shape[1])
-    return frame, [str(name) for name in names], np.arange(len(frame)) + 1
+    return frame, columns, np.arange(len(frame)) + 1
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -78,7 +78,8 @@ def list_held_out_cell_types(splits_path, requested, de_pairs, output) -> None:
 
     chosen = held_out_cell_types(read_splits(splits_path), requested, de_pairs, splits_path)
     io.write_text("".join(f"{cell_type}\n" for cell_type in chosen), output)
-    log.info("holding out %d cell types one at a time: %s", len(chosen), ", ".join(chosen))
+    log.info("holding out %d cell types one at a time: %s", len(chosen),
+             ", ".join(f"{cell_type!r} (results/models/loto/{safe_name(cell_type)})" for cell_type in chosen))
 
 
 def loto_seed(seed: int, cell_type: str) -> int:
