@@ -273,6 +273,13 @@ def test_sample_ids_are_stripped_and_a_duplicate_names_both_lines(tmp_path, user
         read_sample_sheet(sheet)
 
 
+def test_duplicate_obs_names_in_h5ad_name_both_rows(tmp_path, tiny_compendium):
+    obs = tiny_compendium.samples[["cell_type", "study"]].copy()
+    obs.index = [f"{obs.index[0]} " if i == 6 else sample for i, sample in enumerate(obs.index)]
+    _expect(tmp_path, _h5ad(tmp_path, tiny_compendium, obs=obs), None,
+            r"input.h5ad: duplicate sample id 'SIM00001' at obs row 7 \(obs_names\) \(also at obs row 1 \(obs_names\)\)")
+
+
 def test_duplicate_sample_columns_in_the_matrix(tmp_path, user_files):
     expression, sheet = user_files
     frame = _matrix(expression)
