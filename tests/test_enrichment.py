@@ -154,12 +154,12 @@ def test_enrichr_offline_fails_with_a_clear_message(monkeypatch):
 
     monkeypatch.setattr(enrichment.gseapy, "enrichr", must_not_run)
     assert not enrichment.enrichr_reachable()
-    with pytest.raises(EnrichmentOffline) as failure:
+    with pytest.raises(EnrichmentOffline, match="needs internet access") as failure:
         enrich_enrichr(["CD19", "CD79A"], "KEGG_2021_Human")
     message = str(failure.value)
     assert isinstance(failure.value, RuntimeError)
     assert "\n" not in message and "internet" in message and "gmt:" in message and "enrichment.sources" in message
-    with pytest.raises(EnrichmentOffline):
+    with pytest.raises(EnrichmentOffline, match="needs internet access"):
         enrich_source(["CD19"], {"name": "KEGG", "enrichr_library": "KEGG_2021_Human"}, BACKGROUND)
 
 
