@@ -27,6 +27,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slurm") is None)
 
 
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """Every test starts from the same torch global RNG state: a test that initialises weights or draws tensors
+    without its own seed gets the same numbers whatever ran before it in this (xdist) worker."""
+    torch.manual_seed(0)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Tiny matrices train fastest on one thread, and the 2-core test machine is shared with other processes.
@@ -93,6 +100,14 @@ def test_config_run(tmp_path_factory, worker_id):
             run_snakemake(copy_workflow(shared / "project"), "all", configfile="config/test.yaml")
             done.touch()
     return shared / "project"
+
+
+@pytest.fixture
+def private_run(test_config_run, tmp_path) -> Path:
+    """A private copy of the test.yaml run (modification times and .snakemake metadata kept), for tests that run
+    snakemake on it (a dry run, --report, a re-render): under pytest-xdist the other worker's tests read the shared
+    run meanwhile, and snakemake locks, writes metadata into and may touch the folder it runs in."""
+    return Path(shutil.copytree(test_config_run, tmp_path / "project", symlinks=True))
 
 
 def run_snakemake(root: Path, *arguments: str, configfile: str | Path | None = None,
