@@ -149,7 +149,7 @@ def test_other_formats_read_the_same(tmp_path, user_files, tiny_compendium):
 
 
 def _schema_errors(config):
-    with pytest.raises(WorkflowError) as caught:
+    with pytest.raises(WorkflowError, match="Error validating config") as caught:
         validate(config, schema=str(REPO / "workflow/schemas/config.schema.yaml"))
     return str(caught.value)
 
