@@ -11,7 +11,8 @@ Which Text artists are compared (after ``fig.canvas.draw()``, in display pixels)
 - distinctness (a reader must tell the labelled things apart): the tick labels of one axis of one Axes, the texts
   of one legend, the titles of the figure (suptitle and every Axes title), and in the networks the node labels
   (texts with a letter); other annotations may repeat (counts, Fig 4's mirrored encoder and decoder layers);
-- networks: every text but a component's own number (drawn inside its circle) stays off every node's disc.
+- networks: every text but a component's own number (drawn inside its circle) stays off every node's disc, and no
+  two node discs overlap.
 """
 
 from __future__ import annotations
@@ -209,8 +210,12 @@ def legibility_problems(fig, network_figure: bool = False) -> list[str]:
             seen.setdefault(text.get_text(), []).append(text)
         problems += [f"{name}: {len(same)} texts read {label[:60]!r}" for label, same in seen.items() if len(same) > 1]
     if network_figure:
+        discs = node_discs(fig)
+        for (a, radius_a), (b, radius_b) in itertools.combinations(discs, 2):
+            if np.hypot(*(a - b)) < radius_a + radius_b - TOLERANCE_PX:
+                problems.append(f"nodes at {np.round(a)} and {np.round(b)} overlap")
         for text, box in zip(texts, boxes):
-            for centre, radius in node_discs(fig):
+            for centre, radius in discs:
                 own_number = np.allclose((box[:2] + box[2:]) / 2, centre, atol=2.0) and \
                     max(box[2] - box[0], box[3] - box[1]) <= 2 * radius
                 nearest = np.clip(centre, box[:2], box[2:])

@@ -46,7 +46,7 @@ def plot_confusion_matrices(predictions: pd.DataFrame, metrics: pd.DataFrame, pn
     side = max(2.2, cell * n)
     tick_font = scaled_font(n, largest=8.0, per_step=0.12)
     count_font = float(np.clip(cell * 72 * 0.5, 5.5, 8.0))
-    names = display_labels(classes, width=48, max_lines=1)
+    names = display_labels(classes, width=56, max_lines=1)
     name_room = min(3.2, 0.6 * tick_font / 72 * max(len(name) for name in names))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * (side + 0.35) + name_room + 0.3,
                                                      rows * (side + 0.7) + name_room + 0.4),

@@ -182,7 +182,7 @@ def plot_examples(examples: pd.DataFrame, gep, rep, png_path: PathLike, svg_path
         high = max(sample1.max(), gep[example.sample2].max(), rep[example.sample1].max())
         for ax, other, other_label, color, spearman, mse in panels:
             # Rasterised points keep the SVG small (one point per gene); text and axes stay vector.
-            ax.scatter(sample1, other, s=2, alpha=0.4, color=color, linewidths=0, rasterized=True)
+            ax.scatter(sample1, other, s=2, alpha=0.55, color=color, linewidths=0, rasterized=True)
             ax.plot([low, high], [low, high], color="0.5", linewidth=0.6, linestyle="--")
             ax.set_xlim(low, high)
             ax.set_ylim(low, high)

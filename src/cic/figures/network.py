@@ -105,11 +105,14 @@ def draw_component_network(graph: nx.Graph, png_path, svg_path=None, title: str 
     fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.3 / fig.get_figheight()), ncol=columns,
                frameon=False, fontsize=8, borderaxespad=0)
 
+    component_size = (2.4 * label_size) ** 2  # a circle that holds a two-digit number
+    sizes = {node: component_size if kind == "component" else TERM_NODE_SIZE for node, kind in graph.nodes(data="kind")}
+    position = _separate_nodes(ax, position, sizes)
+
     widths = [0.4 + 0.25 * min(weight, 12) / 3 for _, _, weight in graph.edges(data="weight")]
     nx.draw_networkx_edges(graph, position, ax=ax, width=widths, edge_color="#b0b0b0", alpha=0.7)
     sources = sorted({graph.nodes[term]["source"] for term in terms})
     source_color = _source_colors(sources)
-    component_size = (2.4 * label_size) ** 2  # a circle that holds a two-digit number
     nx.draw_networkx_nodes(graph, position, nodelist=terms, ax=ax, node_size=TERM_NODE_SIZE,
                            node_color=[source_color[graph.nodes[term]["source"]] for term in terms])
     nx.draw_networkx_nodes(graph, position, nodelist=components, ax=ax, node_size=component_size,
@@ -119,7 +122,6 @@ def draw_component_network(graph: nx.Graph, png_path, svg_path=None, title: str 
 
     names = display_labels([graph.nodes[term]["label"] for term in labelled], width=TERM_LABEL_WIDTH,
                            max_lines=TERM_LABEL_LINES)
-    sizes = {node: component_size if kind == "component" else TERM_NODE_SIZE for node, kind in graph.nodes(data="kind")}
     placed = _place_labels(ax, position, sizes, dict(zip(labelled, names)), label_size * 0.85)
 
     if placed < len(terms):
@@ -144,6 +146,30 @@ def _legend_handles(graph: nx.Graph, components: list, terms: list) -> list[Line
 
 def _source_colors(sources: list) -> dict:
     return {source: TERM_COLORS[index % len(TERM_COLORS)] for index, source in enumerate(sources)}
+
+
+def _separate_nodes(ax, position: dict, node_sizes: dict, rounds: int = 100) -> dict:
+    """Positions moved apart just enough that no two node discs (``node_sizes`` in points^2, as drawn) overlap at
+    the axes' final scale: the force layout spaces nodes in its own units, and a crowded part can still stack two
+    components. Overlapping pairs are pushed apart along the line joining them, half the overlap each, in rounds."""
+    nodes = list(position)
+    xy = ax.transData.transform(np.array([position[node] for node in nodes]))
+    radii = np.array([np.sqrt(node_sizes[node]) / 2 * ax.get_figure().dpi / 72 for node in nodes]) + 1.0
+    needed = radii[:, None] + radii[None, :]
+    for _ in range(rounds):
+        offset = xy[:, None, :] - xy[None, :, :]
+        distance = np.hypot(offset[..., 0], offset[..., 1])
+        np.fill_diagonal(distance, np.inf)
+        overlap = np.clip(needed - distance, 0, None)
+        if not overlap.any():
+            break
+        direction = offset / np.maximum(distance, 1e-9)[..., None]
+        tied = distance < 1e-9  # one place: apart along x, the later node to the right
+        direction[tied] = np.stack([np.sign(np.subtract.outer(np.arange(len(nodes)), np.arange(len(nodes))))[tied],
+                                    np.zeros(tied.sum())], axis=1)
+        xy = xy + 0.5 * np.einsum("ij,ijk->ik", overlap, direction)
+    inverse = ax.transData.inverted()
+    return {node: inverse.transform(point) for node, point in zip(nodes, xy)}
 
 
 def _place_labels(ax, position: dict, node_sizes: dict, labels: dict, fontsize: float) -> int:
