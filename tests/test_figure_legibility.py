@@ -459,3 +459,38 @@ def test_component_program_heatmap(rendered, tmp_path):
     fig = rendered(network.plot_component_program_heatmap, jaccard, tmp_path / "h.png", tmp_path / "h.svg",
                    marks=marks, column_groups=pd.Series(kinds, index=programs))
     assert_legible(fig)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The shared label helper that every figure with term or type names uses
+
+
+def test_display_labels_of_go_terms_fit_stay_distinct_and_keep_their_id():
+    from cic.figures import display_labels
+
+    for width, lines in ((26, 3), (60, 2), (40, 1)):
+        labels = display_labels(GO_TERMS, width=width, max_lines=lines)
+        assert len(set(labels)) == len(GO_TERMS), (width, lines)
+        assert all(len(label.split("\n")) <= lines for label in labels), (width, lines)
+        for name, label in zip(GO_TERMS, labels):
+            if "…" in label:  # shortened: its GO id says which term it is
+                assert label.endswith(name[name.rindex("("):]), label
+    short = display_labels(GO_TERMS, width=26, max_lines=3)
+    # The words the antigen family shares give way to the part that differs.
+    assert short[6] == "antigen processing … class\nI via ER pathway, TAP-\nindependent (GO:0002486)"
+    assert display_labels(["mitochondrial genome maintenance (GO:0000002)"], width=26, max_lines=3) == \
+        ["mitochondrial genome\nmaintenance"]  # whole names need no id
+
+
+def test_display_labels_without_ids_keep_what_differs_and_number_equal_names():
+    from cic.figures import display_labels
+
+    names = ["antigen processing and presentation of endogenous peptide antigen via MHC class I",
+             "antigen processing and presentation of exogenous peptide antigen via MHC class I"]
+    assert display_labels(names, width=24, max_lines=2) == ["… endogenous peptide\nantigen via MHC class I",
+                                                            "… exogenous peptide\nantigen via MHC class I"]
+    assert display_labels(["Cell cycle", "Cell cycle", "IDENTITY_B_CELL"], width=30, max_lines=1) == \
+        ["Cell cycle (1)", "Cell cycle (2)", "IDENTITY B CELL"]
+    wrapped = display_labels(CELL_TYPES, width=20)  # no line limit: only wrapped, nothing lost
+    assert ["".join(label.split()) for label in wrapped] == ["".join(name.split()) for name in CELL_TYPES]
+    assert max(len(line) for label in wrapped for line in label.split("\n")) <= 20

@@ -116,10 +116,10 @@ def display_labels(names: Sequence, width: int = 24, max_lines: int | None = Non
             text, term_id = parts[i]
             if term_id:
                 labels[i] = _fit(text, term_id, width, max_lines, with_id=True, skip=shared[i])
-            else:
-                shared = _shared_prefix([parts[j][0].split() for j in group])
-                labels[i] = _fit(" ".join([ELLIPSIS] + text.split()[shared:]), "", width, max_lines) if shared \
-                    else text
+            else:  # what the group's names share at their start gives way to what differs
+                common = _shared_prefix([parts[j][0].split() for j in group])
+                labels[i] = _fit(" ".join([ELLIPSIS] + text.split()[common:]), "", width, max_lines) if common \
+                    else _join(wrap_text(text, width), "", width)
     for group in _collisions(labels):  # they differ only in the middle: the whole name
         for i in group:
             labels[i] = _join(wrap_text(parts[i][0], width), parts[i][1], width)
