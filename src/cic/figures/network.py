@@ -272,7 +272,7 @@ def plot_top_terms(result: pd.DataFrame, n: int, png_path, svg_path=None, title:
     ax.axvline(-np.log10(cutoff), color=COMPONENT_COLOR, linestyle="--", linewidth=0.8,
                label=f"{adjusted_column} = {cutoff:g}")
     ax.set_xlabel(f"-log10 {adjusted_column}")
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="best", frameon=False)  # off the bars and the cutoff line where there is room
     save_figure(fig, png_path, svg_path)
 
 
