@@ -524,7 +524,7 @@ def test_a_write_that_fails_midway_leaves_neither_output(tmp_path, user_files, m
 # --- the configuration ------------------------------------------------------------------------------------------
 
 def _schema_errors(config):
-    with pytest.raises(WorkflowError) as caught:
+    with pytest.raises(WorkflowError, match="Error validating config") as caught:
         validate(config, schema=str(REPO / "workflow/schemas/config.schema.yaml"))
     return str(caught.value)
 

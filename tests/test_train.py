@@ -201,7 +201,7 @@ class Killed(Exception):
 def kill_after(epoch):
     def callback(row):
         if row["epoch"] == epoch:
-            raise Killed
+            raise Killed(f"killed after epoch {epoch}")
 
     return callback
 
@@ -217,7 +217,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(data, tmp_path, make_mode
     expected = fit(uninterrupted, **inputs, config=config)
 
     checkpoint, history_path = tmp_path / "run.ckpt", tmp_path / "history.tsv"
-    with pytest.raises(Killed):
+    with pytest.raises(Killed, match="killed after epoch 2"):
         fit(make_model(), **inputs, config=config, checkpoint_path=checkpoint, history_path=history_path,
             on_epoch_end=kill_after(2))
     assert len(pd.read_csv(history_path, sep="\t")) == 2

@@ -25,7 +25,7 @@ def test_dry_run_of_the_default_config_works(workflow_copy):
     assert "simulate_compendium" in result.stdout
 
 
-def test_data_stage_on_test_config(test_config_run):
+def test_data_stage_on_test_config(test_config_run, private_run):
     results = test_config_run / "results"
     adata = ad.read_h5ad(results / "data/expression.h5ad")
     assert adata.shape == (16 * 12, 300)
@@ -41,8 +41,8 @@ def test_data_stage_on_test_config(test_config_run):
     for rule in ("simulate_compendium", "prepare_expression", "assign_splits"):
         assert (results / f"logs/data/{rule}.log").exists()
         assert (results / f"benchmarks/data/{rule}.tsv").exists()
-    # Nothing left to do: a re-run of the whole workflow is a no-op.
-    again = run_snakemake(test_config_run, "-n", "all", configfile="config/test.yaml")
+    # Nothing left to do: a re-run of the whole workflow is a no-op (dry-run on a private copy of the run).
+    again = run_snakemake(private_run, "-n", "all", configfile="config/test.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 

@@ -307,9 +307,8 @@ def read_lines(path) -> list[str]:
 def rank_terms(table: pd.DataFrame) -> pd.DataFrame:
     """Add the two term rankings (1 = best; ties share the best rank).
 
-    ``rank_combined_score``: highest combined score first. The paper ranked Enrichr's terms by z-score; Enrichr's
-    combined score is ln(p) times that z-score, and the offline test reports gseapy's analogue, -ln(p) times the
-    odds ratio. ``rank_adjusted_p``: smallest BH-adjusted p first, ties (BH plateaus) broken by the raw p; since BH
+    ``rank_combined_score``: highest combined score first (Enrichr's -ln(p) times its odds ratio; the paper ranked
+    by Enrichr's z-score, which cannot be computed offline: config/README.md). ``rank_adjusted_p``: smallest BH-adjusted p first, ties (BH plateaus) broken by the raw p; since BH
     keeps the order of the p-values this is the rank by p.
     """
     return table.assign(
