@@ -61,5 +61,6 @@ def test_users_own_data_and_a_bad_input(workflow_copy, user_files):
     result = run_snakemake(workflow_copy, "--forceall", "results/data/expression.h5ad", configfile=config,
                            check=False)
     assert result.returncode != 0
-    assert "samples.tsv: duplicate sample id 'SIM00003' at line 5, column 'sample'; fix:" in result.stderr
+    assert ("samples.tsv: duplicate sample id 'SIM00003' at line 5, column 'sample' (also at line 4, column "
+            "'sample'); fix:") in result.stderr
     assert not (workflow_copy / "results/data/expression.h5ad").exists()

@@ -1,7 +1,18 @@
+import sys
+
 from snakemake.utils import validate
+
+from cic.config_checks import check_config
+from cic.errors import InputError
+from cic.labels import SAFE_NAME_PATTERN, comparison_name, normalize_label, safe_name
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+try:  # values that are valid one by one but impossible together: one line, no traceback, before any job
+    check_config(config)
+except InputError as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
 
 DATASET = config["dataset"]
 SYNTHETIC_DIR = "results/data/synthetic"
@@ -181,8 +192,13 @@ def sweep_variant_architecture(name, wildcards, input):
 
 def universality_pairs():
     """Fig 3 limma comparisons {"<case>_vs_<control>": {case, control}} (universality.de_pairs; the first is the
-    paper's B-cell REPs vs T-cell GEPs)."""
-    return {f"{pair['case']}_vs_{pair['control']}": pair for pair in config["universality"]["de_pairs"]}
+    paper's B-cell REPs vs T-cell GEPs). Keys are file names (cic.labels.comparison_name: b_cell_vs_t_cell); the
+    values keep the labels as the data spell them."""
+    pairs = {}
+    for pair in config["universality"]["de_pairs"]:
+        case, control = normalize_label(pair["case"]), normalize_label(pair["control"])
+        pairs[comparison_name(case, control)] = {"case": case, "control": control}
+    return pairs
 
 
 def universality_sources():
@@ -222,13 +238,6 @@ def universality_gene_set_input(wildcards):
     return {"gmt": entry["gmt"]} if "gmt" in entry else {}
 
 
-def loto_seed(wildcards):
-    """Seed of the network holding out wildcards.cell_type (cic.stages.universality.loto_seed)."""
-    from cic.stages.universality import loto_seed as seed_of_type
-
-    return seed_of_type(config["seed"], wildcards.cell_type)
-
-
 def loto_held_out_types():
     """The held-out cell types, as listed by the checkpoint of workflow/rules/universality.smk (from splits.tsv)."""
     with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
@@ -236,11 +245,13 @@ def loto_held_out_types():
 
 
 def loto_model_inputs(wildcards):
-    """The model of every held-out type (one training job each), for the evaluation of Fig 3; with
-    training.batched_folds the one directory that the stacked job writes them to."""
+    """The model of every held-out type (one training job each, the wildcard is the type's file name,
+    cic.labels.safe_name), for the evaluation of Fig 3; with training.batched_folds the one directory that the
+    stacked job writes them to."""
     if config["training"].get("batched_folds", False):
         return ["results/models/loto"]
-    return expand("results/models/loto/{cell_type}/model.pt", cell_type=loto_held_out_types())
+    return expand("results/models/loto/{cell_type}/model.pt",
+                  cell_type=[safe_name(cell_type) for cell_type in loto_held_out_types()])
 
 
 def universality_outputs():

@@ -19,6 +19,7 @@ import pandas as pd
 
 from cic import io
 from cic.errors import InputError
+from cic.labels import normalize_label, safe_name
 from cic.paper import summary_row
 
 if TYPE_CHECKING:
@@ -49,8 +50,9 @@ def held_out_cell_types(splits: pd.DataFrame, requested: Sequence[str] | None,
     out (its REPs come from the network that never saw it).
     """
     present = list(dict.fromkeys(splits[HOLDOUT_COLUMN].astype(str)))
-    known = ", ".join(present)
-    chosen = list(requested) if requested else present
+    known = ", ".join(repr(cell_type) for cell_type in present)
+    chosen = [normalize_label(cell_type) for cell_type in requested] if requested else present
+    de_pairs = [{side: normalize_label(pair[side]) for side in ("case", "control")} for pair in de_pairs]
     missing = [cell_type for cell_type in chosen if cell_type not in present]
     if missing:
         raise InputError(splits_path, f"column {HOLDOUT_COLUMN} has no sample of {', '.join(missing)}",
@@ -76,7 +78,8 @@ def list_held_out_cell_types(splits_path, requested, de_pairs, output) -> None:
 
     chosen = held_out_cell_types(read_splits(splits_path), requested, de_pairs, splits_path)
     io.write_text("".join(f"{cell_type}\n" for cell_type in chosen), output)
-    log.info("holding out %d cell types one at a time: %s", len(chosen), ", ".join(chosen))
+    log.info("holding out %d cell types one at a time: %s", len(chosen),
+             ", ".join(f"{cell_type!r} (results/models/loto/{safe_name(cell_type)})" for cell_type in chosen))
 
 
 def loto_seed(seed: int, cell_type: str) -> int:
@@ -87,12 +90,17 @@ def loto_seed(seed: int, cell_type: str) -> int:
     return int(seed) + 1000 + zlib.crc32(str(cell_type).encode()) % 100000
 
 
+def loto_model_dir(models_dir, cell_type: str) -> Path:
+    """``<models_dir>/<file name of the type>`` (:func:`cic.labels.safe_name`): where its network is written."""
+    return Path(models_dir) / safe_name(cell_type)
+
+
 def loto_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
     """The model of each held-out type: ``models`` is one path per type (per-type jobs) or the one directory the
-    stacked job writes (training.batched_folds), holding ``<type>/model.pt``."""
+    stacked job writes (training.batched_folds), holding ``<type file name>/model.pt``."""
     models = [str(path) for path in models]
     if len(models) == 1 and Path(models[0]).is_dir():
-        return [str(Path(models[0]) / cell_type / "model.pt") for cell_type in cell_types]
+        return [str(loto_model_dir(models[0], cell_type) / "model.pt") for cell_type in cell_types]
     return models
 
 
@@ -104,12 +112,12 @@ def train_loto_models(expression, splits_path, cell_types_path, architecture: st
     from cic.stages.autoencoder import train_autoencoder_folds
 
     cell_types = read_lines(cell_types_path)
-    directory = Path(models_dir)
     return train_autoencoder_folds(
         expression, splits_path, [loto_holdout(cell_type) for cell_type in cell_types], architecture, training,
         [loto_seed(seed, cell_type) for cell_type in cell_types],
-        [directory / cell_type / "model.pt" for cell_type in cell_types],
-        [directory / cell_type / "history.tsv" for cell_type in cell_types], checkpoint_path, threads)
+        [loto_model_dir(models_dir, cell_type) / "model.pt" for cell_type in cell_types],
+        [loto_model_dir(models_dir, cell_type) / "history.tsv" for cell_type in cell_types], checkpoint_path,
+        threads)
 
 
 def train_loto_model(expression, splits_path, cell_type: str, architecture: str, training: dict, seed: int,
@@ -233,7 +241,7 @@ def _check_model(model_path, meta: Mapping, genes: list[str], cell_type: str) ->
     if (meta.get("holdout_column"), meta.get("holdout_value")) != (HOLDOUT_COLUMN, str(cell_type)):
         raise InputError(model_path, f"was trained holding out {meta.get('holdout_column')} == "
                          f"{meta.get('holdout_value')!r}, not cell_type == {cell_type!r}",
-                         "use the model of results/models/loto/<cell_type>/ for each type")
+                         f"use the model of results/models/loto/{safe_name(cell_type)}/ for that type")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -391,7 +399,7 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     """
     from cic import evaluation
 
-    loto = pd.read_csv(loto_path, sep="\t")
+    loto = pd.read_csv(loto_path, sep="\t", dtype={"cell_type": str})
     n_samples = int(loto["n_held_out"].sum())
     rows = [summary_row("held_out_cell_types", len(loto), note="paper: 16, one network each")]
     for metric in evaluation.METRICS:
@@ -413,16 +421,19 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
                 "loto_b_cell_closer_than_training" if record["cell_type"] == PAPER_PAIR[0] else None,
                 f"of {record['n_held_out']}; own GEP closest to the REP (reverse): "
                 f"{record[f'own_gep_closest_to_rep_{metric}']}"))
-    rows += _paper_comparison_rows(loto, de_paths, enrichment_paths, pathway_source)
+    comparisons = comparisons or {pair: dict(zip(("case", "control"), pair.split("_vs_"))) for pair in de_paths}
+    rows += _paper_comparison_rows(loto, de_paths, enrichment_paths, pathway_source, comparisons)
     for pair, path in de_paths.items():
         table = pd.read_csv(path, sep="\t")
         rows.append(summary_row(f"{pair}_de_genes_up", int(table["up_in_case"].sum()),
-                                note=f"of {len(table)} genes tested; limma moderated t, BH"))
+                                note=f"{_described(comparisons[pair])}: of {len(table)} genes tested; limma "
+                                     "moderated t, BH"))
     for (pair, source), path in enrichment_paths.items():
         table = pd.read_csv(path, sep="\t")
         by_score, by_p = _top_term(table, "rank_combined_score"), _top_term(table, "rank_adjusted_p")
         rows.append(summary_row(f"{pair}_{source}_top_term", by_score["term"],
-                                note=f"highest combined score; adjusted p {by_score['adjusted_p_bh']:.3g}"))
+                                note=f"{_described(comparisons[pair])}: highest combined score; adjusted p "
+                                     f"{by_score['adjusted_p_bh']:.3g}"))
         rows.append(summary_row(f"{pair}_{source}_top_term_by_adjusted_p", by_p["term"],
                                 note=f"adjusted p {by_p['adjusted_p_bh']:.3g}"))
         rows.append(summary_row(f"{pair}_{source}_terms_adjusted_p_le_0.05",
@@ -440,15 +451,21 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     io.write_table(pd.DataFrame(rows), output)
 
 
+def _described(comparison: Mapping[str, str]) -> str:
+    """A comparison in the data's own labels, for the notes of the summary."""
+    return f"{comparison['case']} REPs vs {comparison['control']} GEPs"
+
+
 def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
-                           enrichment_paths: Mapping[tuple[str, str], str], pathway_source: str) -> list[dict]:
+                           enrichment_paths: Mapping[tuple[str, str], str], pathway_source: str,
+                           comparisons: Mapping[str, Mapping[str, str]]) -> list[dict]:
     """The rows the claims read, from the first comparison (the paper's B-cell REPs vs T-cell GEPs)."""
     from cic import evaluation
 
     if not de_paths:
         return []
     pair = next(iter(de_paths))
-    case = pair.split("_vs_")[0]
+    case = comparisons[pair]["case"]
     held_out = loto.set_index("cell_type")
     rows = []
     if case in held_out.index:
@@ -463,12 +480,13 @@ def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
                 "'significantly better for REPs than for the samples of other tissues')")))
     de_table = pd.read_csv(de_paths[pair], sep="\t")
     rows.append(summary_row("b_vs_t_de_genes", int(de_table["up_in_case"].sum()), "b_vs_t_de_genes",
-                            f"{pair}: log2 FC > threshold and BH p <= threshold, of {len(de_table)} genes"))
+                            f"{_described(comparisons[pair])}: log2 FC > threshold and BH p <= threshold, of "
+                            f"{len(de_table)} genes"))
     if (pair, pathway_source) in enrichment_paths:
         top = _top_term(pd.read_csv(enrichment_paths[(pair, pathway_source)], sep="\t"), "rank_combined_score")
         rows.append(summary_row("b_vs_t_top_pathway", top["term"], "b_vs_t_top_pathway",
-                                f"{pair}, {pathway_source}: highest combined score (Enrichr's ranking; the paper "
-                                "ranked Enrichr's terms by z-score)"))
+                                f"{_described(comparisons[pair])}, {pathway_source}: highest combined score "
+                                "(Enrichr's ranking; the paper ranked Enrichr's terms by z-score)"))
         rows.append(summary_row("b_vs_t_top_pathway_adjusted_p", top["adjusted_p_bh"],
                                 "b_vs_t_top_pathway_adjusted_p", "BH over the terms tested"))
     return rows
