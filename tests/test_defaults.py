@@ -115,3 +115,18 @@ def test_skipped_steps_are_not_run_claims_naming_the_key(tmp_path):
                                                                   "the data's gene ids)")
     genes = claims.loc["B-cell REPs vs T-cell GEPs: genes up in B-cell REPs (limma, log2FC > 1, BH <= 0.05)"]
     assert (genes["holds"], genes["this_run"]) == ("yes", "1 genes")
+
+
+def test_the_reports_front_page_names_what_was_not_run():
+    """workflow/report/workflow.rst (rendered by snakemake --report with jinja2) says which steps a config left out."""
+    from types import SimpleNamespace
+
+    import jinja2
+
+    template = jinja2.Template((REPO / "workflow/report/workflow.rst").read_text())
+    local, _ = _resolved(source="local")
+    page = template.render(snakemake=SimpleNamespace(config=local))
+    assert "**Not run** in this configuration: limma" in page and "``universality.de_pairs``" in page
+    assert "Figs 5-7\n(set ``enrichment.sources``" in page
+    synthetic, _ = _resolved()
+    assert "Not run" not in template.render(snakemake=SimpleNamespace(config=synthetic))
