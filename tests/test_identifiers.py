@@ -192,7 +192,8 @@ def test_the_overlap_is_a_fraction_of_the_smaller_list(tmp_path):
 def test_an_enrichr_library_needs_gene_symbols_in_the_data():
     entry = {"name": "KEGG", "enrichr_library": "KEGG_2016"}
     check_overlap(overlap_row(["TP53", "BAX", "MYC"], entry), 0.33)
-    with pytest.raises(InputError, match=r"Enrichr library 'KEGG_2016': gene set source 'KEGG' the data's ids are "
+    with pytest.raises(InputError, match=r"Enrichr library 'KEGG_2016': gene set source 'KEGG' cannot be tested offline for overlap and needs gene "
+                                         r"symbols: the data's ids are "
                                          r"Ensembl gene ids \(e.g. 'ENSG00000141510'\), the source's are gene "
                                          r"symbols; fix: map the data's ids to gene symbols"):
         check_overlap(overlap_row(["ENSG00000141510", "ENSG00000012048"], entry), 0.33)

@@ -175,7 +175,7 @@ def check_overlap(row: Mapping, min_fraction: float) -> None:
         return
     if not enrichr and row["fraction"] >= min_fraction:
         return
-    shared = "" if enrichr else (
+    shared = "cannot be tested offline for overlap and needs gene symbols: " if enrichr else (
         f"shares {int(row['shared_genes'])} genes with the data ({row['fraction']:.1%} of the smaller list: "
         f"{int(row['source_genes'])} source genes, {int(row['data_genes'])} data genes; "
         f"enrichment.min_gene_overlap = {min_fraction:g}): ")
