@@ -43,7 +43,7 @@ LABELS_OVERLAY = {
                "code_sizes": {"genes": "all", "folds": 1, "architecture": "selected", "sizes": [4]},
                "regularisation": {"genes": "all", "folds": 1, "reference": "none", "variants": [{"name": "none"}]}},
     "reconstruction": {"example_cell_types": [NAIVE_T, GLIA], "baselines": ["pca"]},
-    # Local data: no planted programs; a small GMT of case 12's marker genes (issue 22 will adapt the defaults).
+    # Explicit, not auto (cic.defaults): labels named in every key that takes one; a GMT of case 12's markers.
     "enrichment": {"sources": [{"name": "markers", "gmt": str(CASE / "gene_sets.gmt")}]},
     "universality": {"cell_types": [NAIVE_T, GLIA], "de_pairs": [{"case": NAIVE_T, "control": GLIA}],
                      "training": {"epochs": 1}},

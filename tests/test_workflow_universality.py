@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from cic import io
+from cic.defaults import resolve_defaults
 from conftest import REPO, benjamini_hochberg_by_definition, reference_ranks
 from cic.train import load_model
 
@@ -15,9 +16,12 @@ HELD_OUT = ["b_cell", "t_cell"]  # config/test.yaml universality.cell_types
 
 
 def test_test_config_holds_out_what_these_tests_expect():
-    settings = yaml.safe_load((REPO / "config/test.yaml").read_text())["universality"]
-    assert settings["cell_types"] == HELD_OUT
-    assert settings["de_pairs"][0] == {"case": "b_cell", "control": "t_cell"}
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for section, values in yaml.safe_load((REPO / "config/test.yaml").read_text()).items():
+        config[section] = config[section] | values if isinstance(values, dict) else values
+    resolve_defaults(config)  # de_pairs: auto is the simulator's b_cell vs t_cell
+    assert config["universality"]["cell_types"] == HELD_OUT
+    assert config["universality"]["de_pairs"][0] == {"case": "b_cell", "control": "t_cell"}
 
 
 def test_one_network_per_held_out_type(test_config_run):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cic.defaults import AUTO
 from cic.errors import InputError
 from cic.labels import comparison_name, normalize_label
 from cic.splits import samples_needed_per_type
@@ -55,17 +56,18 @@ def _check_cell_type_names(config: Mapping) -> None:
     kept = {normalize_label(t) for t in kept} if kept else None
     held_out = universality.get("cell_types")
     held_out = [normalize_label(t) for t in held_out] if held_out else None
+    de_pairs = [] if universality.get("de_pairs") in (None, AUTO) else universality["de_pairs"]  # auto: cic.defaults
     if kept is not None:
         for key, names in (("universality.cell_types", held_out or []),
                            ("universality.de_pairs", [normalize_label(pair[side])
-                                                      for pair in universality.get("de_pairs", [])
+                                                      for pair in de_pairs
                                                       for side in ("case", "control")])):
             outside = [name for name in names if name not in kept]
             if outside:
                 raise InputError(WHERE, f"{key} names {outside[0]!r}, which dataset.cell_types leaves out",
                                  "add it to dataset.cell_types or name a kept type")
     pair_names: dict[str, str] = {}
-    for pair in universality.get("de_pairs", []):
+    for pair in de_pairs:
         case, control = normalize_label(pair["case"]), normalize_label(pair["control"])
         if case == control:
             raise InputError(WHERE, f"universality.de_pairs compares {case!r} with itself",

@@ -1,7 +1,8 @@
 """Data preparation: balanced sample selection, log2, probe collapsing, quantile normalisation, top-variance genes.
 
 Order (as in the paper's Methods: "log2 transformed and quantile normalized"):
-select ``samples_per_type`` per type -> log2(x + offset) -> collapse repeated gene ids -> quantile normalise.
+select ``samples_per_type`` per type -> log2(x + offset) -> strip Ensembl version suffixes -> collapse repeated gene
+ids -> quantile normalise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 
 from cic.dataset import RawDataset
 from cic.errors import InputError
+from cic.identifiers import describe, identifier_kind, strip_ensembl_versions
 from cic.labels import normalize_label, safe_names
 
 log = logging.getLogger(__name__)
@@ -229,7 +231,14 @@ def prepare(raw: RawDataset, settings: PreparationSettings, source: str | None =
         if floored:
             log.warning("raised %d of %d values (%.2g%%) to preprocess.log2_floor = %g before log2", floored,
                         matrix.size, 100 * floored / matrix.size, settings.log2_floor)
-    matrix, genes = collapse_duplicate_genes(matrix, raw.genes, settings.collapse_duplicate_genes)
+    genes, stripped = strip_ensembl_versions(raw.genes)  # ENSG...16 and ENSG...17 are one gene: collapse them
+    if stripped:
+        first = next(i for i, (old, new) in enumerate(zip(raw.genes, genes)) if old != new)
+        log.info("stripped the version suffix of %d Ensembl gene ids (e.g. %s -> %s)", stripped, raw.genes[first],
+                 genes[first])
+    matrix, genes = collapse_duplicate_genes(matrix, genes, settings.collapse_duplicate_genes)
+    gene_id_kind, example = identifier_kind(genes)
+    log.info("gene ids: %s", describe(gene_id_kind, example))
     if settings.quantile_normalize:
         matrix = quantile_normalize(matrix)
     provenance = {
@@ -242,6 +251,8 @@ def prepare(raw: RawDataset, settings: PreparationSettings, source: str | None =
         "collapse_duplicate_genes": settings.collapse_duplicate_genes,
         "quantile_normalized": bool(settings.quantile_normalize),
         "n_input_gene_ids": len(raw.genes),
+        "gene_id_kind": gene_id_kind,
+        "ensembl_versions_stripped": stripped,
         "n_input_samples": len(raw.samples),
         **raw.notes,
     }

@@ -2,12 +2,19 @@ import sys
 
 from snakemake.utils import validate
 
+from snakemake.logging import logger
+
 from cic.config_checks import check_config
+from cic.defaults import AUTO, SYNTHETIC_DIR, resolve_defaults
 from cic.errors import InputError
 from cic.labels import SAFE_NAME_PATTERN, comparison_name, normalize_label, safe_name
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+# `auto` settings become the simulator's choices on synthetic data and the data's own elsewhere (cic.defaults);
+# every rule below sees the concrete values. Steps left out are named here and "not run" in claims.tsv.
+for skipped in resolve_defaults(config):
+    logger.info(f"note: {skipped}")
 try:  # values that are valid one by one but impossible together: one line, no traceback, before any job
     check_config(config)
 except InputError as error:
@@ -15,7 +22,6 @@ except InputError as error:
     sys.exit(1)
 
 DATASET = config["dataset"]
-SYNTHETIC_DIR = "results/data/synthetic"
 CV_FOLDS = list(range(config["splits"]["cv_folds"]))
 # Ranking of the Fig 8 sweep (columns rank, architecture, ...; best first): model.architecture "auto" trains its winner.
 ARCHITECTURE_RANKING = "results/tables/fig8_architecture_ranking.tsv"
@@ -119,6 +125,8 @@ def expression_inputs(wildcards):
     inputs = {"expression": local["expression"]}
     if local.get("sample_sheet"):
         inputs["sample_sheet"] = local["sample_sheet"]
+    if (local.get("annotation") or {}).get("file"):  # probe sets -> gene symbols (cic.identifiers)
+        inputs["annotation"] = local["annotation"]["file"]
     return inputs
 
 
@@ -207,9 +215,10 @@ def universality_sources():
 
 
 def universality_pathway_source():
-    """The source whose top term is the summary's "top pathway" (universality.pathway_source; default: the first)."""
-    name = config["universality"]["pathway_source"] or config["enrichment"]["sources"][0]["name"]
-    if name not in universality_sources():
+    """The source whose top term is the summary's "top pathway" (universality.pathway_source; default: the first;
+    None without sources)."""
+    name = config["universality"]["pathway_source"] or next(iter(universality_sources()), None)
+    if name is not None and name not in universality_sources():
         raise ValueError(
             f"config: universality.pathway_source is {name!r}, not one of enrichment.sources "
             f"({', '.join(universality_sources())}); fix: name one of them or set it to null"
@@ -223,6 +232,18 @@ def universality_truth_sources():
         return []
     truth = f"{SYNTHETIC_DIR}/programs.gmt"
     return [name for name, entry in universality_sources().items() if entry.get("gmt") == truth]
+
+
+def gene_set_files():
+    """The local GMT files of enrichment.sources, {source name: path} (Enrichr libraries are online)."""
+    return {source["name"]: source["gmt"] for source in config["enrichment"]["sources"] if "gmt" in source}
+
+
+def example_cell_types():
+    """The Fig 2d example types as the data spell them, or `auto` (chosen from the test samples at run time:
+    cic.defaults.example_cell_types)."""
+    requested = config["reconstruction"]["example_cell_types"]
+    return AUTO if requested == AUTO else [normalize_label(cell_type) for cell_type in requested]
 
 
 def universality_wildcard_pattern(names):
@@ -294,6 +315,7 @@ def perturbation_outputs():
     tables = [f"results/tables/perturbation_{name}" for name in ("gene_sets.gmt", "changes.tsv", "counts.tsv",
                                                                  "summary.tsv")]
     tables += [f"results/tables/perturbation_enrichment_{source}.tsv" for source in sources]
+    # No enrichment source, no figures (cic.defaults); the gene sets and the summary are still made.
     figures = [f"results/figures/{figure}.{ext}" for figure in settings["figures"] for ext in ("png", "svg")]
     figures += [f"results/networks/{figure}.{ext}" for figure in settings["figures"] for ext in ("gexf", "graphml")]
     if DATASET["source"] == "synthetic":

@@ -159,6 +159,7 @@ rule enrich_loto_genes:
         unpack(universality_gene_set_input),
         genes="results/tables/de_{pair}_up_genes.txt",
         de_table="results/tables/de_{pair}.tsv",
+        overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
     output:
         "results/tables/enrichment_{pair}_{source}.tsv",
     params:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from cic import io
 from cic.dataset import read_expression
+from cic.identifiers import map_to_symbols, read_symbol_mapping
 from cic.prepare import PreparationSettings, prepare, top_variance_genes
 from cic.simulate import SimulationConfig, simulate_compendium, write_compendium
 from cic.splits import assign_splits
@@ -31,16 +32,23 @@ def _sample_quantiles(matrix: np.ndarray, prefix: str) -> pd.DataFrame:
 
 
 def prepare_expression(expression, sample_sheet, local: dict, dataset: dict, preprocess: dict, seed: int,
-                       output, sample_quality) -> None:
+                       output, sample_quality, annotation=None) -> None:
     """Read (and validate) the matrix, prepare it, write the AnnData container and per-sample quality table.
 
-    Everything is computed first and both files are then written together (:func:`cic.io.atomic_paths`): a bad
-    input or a failed write leaves neither.
+    With ``annotation`` (a platform annotation file, ``dataset.local.annotation``), the matrix's probe ids are
+    mapped to gene symbols first (:func:`cic.identifiers.map_to_symbols`). Everything is computed first and both
+    files are then written together (:func:`cic.io.atomic_paths`): a bad input or a failed write leaves neither.
     """
     raw = read_expression(expression, local.get("orientation", "genes_x_samples"), sample_sheet,
                           local.get("sample_column", "sample"), local.get("cell_type_column", "cell_type"),
                           local.get("study_column", "study"), local.get("layer"))
     log.info("read %d samples x %d gene ids from %s", *raw.matrix.shape, expression)
+    if annotation:
+        settings = local.get("annotation") or {}
+        mapping = read_symbol_mapping(annotation, settings.get("id_column"),
+                                      settings.get("symbol_column", "Gene symbol"),
+                                      settings.get("multi_symbol_probes", "drop"))
+        raw = map_to_symbols(raw, mapping, annotation)
     settings = PreparationSettings(
         samples_per_type=dataset.get("samples_per_type"), cell_types=dataset.get("cell_types"),
         log2=preprocess["log2"], log2_offset=preprocess["log2_offset"], log2_floor=preprocess.get("log2_floor"),

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cic import io
+from cic.defaults import PAPER_DE_PAIR, not_run
 from cic.errors import InputError
 from cic.labels import normalize_label, safe_name
 from cic.paper import summary_row
@@ -32,7 +33,11 @@ log = logging.getLogger(__name__)
 
 HOLDOUT_COLUMN = "cell_type"
 # The paper's numbers are about this comparison; other pairs are reported without a paper value.
-PAPER_PAIR = ("b_cell", "t_cell")
+PAPER_PAIR = (PAPER_DE_PAIR["case"], PAPER_DE_PAIR["control"])
+# The summary rows the claims read from the first comparison (cic.claims).
+PAPER_COMPARISON_ROWS = ("loto_closer_fraction_spearman", "loto_wilcoxon_p_spearman", "loto_closer_fraction_mse",
+                         "loto_wilcoxon_p_mse", "b_vs_t_de_genes", "b_vs_t_top_pathway",
+                         "b_vs_t_top_pathway_adjusted_p")
 
 
 def loto_holdout(cell_type: str) -> Holdout:
@@ -395,7 +400,8 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     from ``activity_path`` and the ``comparisons``' case and control types); each program's rank is summarized.
     The first comparison stands for the paper's B-cell REPs vs T-cell GEPs: its rows ``loto_closer_fraction_*``
     (its case type held out), ``b_vs_t_de_genes`` and ``b_vs_t_top_pathway[_adjusted_p]`` (the top term of
-    ``pathway_source``) are the ones the claims table reads.
+    ``pathway_source``) are the ones the claims table reads. Without a comparison, or without ``pathway_source``
+    (no enrichment source), those rows say "not run: set `<key>`" (:func:`cic.defaults.not_run`).
     """
     from cic import evaluation
 
@@ -462,8 +468,9 @@ def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
     """The rows the claims read, from the first comparison (the paper's B-cell REPs vs T-cell GEPs)."""
     from cic import evaluation
 
-    if not de_paths:
-        return []
+    if not de_paths:  # limma left out (cic.defaults): the claims say which key runs it
+        reason = not_run("universality.de_pairs", "its first case stands for the paper's B cells")
+        return [summary_row(quantity, reason, note="no comparison configured") for quantity in PAPER_COMPARISON_ROWS]
     pair = next(iter(de_paths))
     case = comparisons[pair]["case"]
     held_out = loto.set_index("cell_type")
@@ -489,6 +496,10 @@ def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
                                 "(Enrichr's ranking; the paper ranked Enrichr's terms by z-score)"))
         rows.append(summary_row("b_vs_t_top_pathway_adjusted_p", top["adjusted_p_bh"],
                                 "b_vs_t_top_pathway_adjusted_p", "BH over the terms tested"))
+    elif pathway_source is None:  # no enrichment source (cic.defaults)
+        rows += [summary_row(quantity, not_run("enrichment.sources", "a GMT file of the data's gene ids"),
+                             note="no gene set source configured")
+                 for quantity in ("b_vs_t_top_pathway", "b_vs_t_top_pathway_adjusted_p")]
     return rows
 
 
