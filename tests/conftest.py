@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import torch
 from filelock import FileLock
 
@@ -24,6 +25,13 @@ def pytest_collection_modifyitems(config, items):
     loadscope`, pyproject.toml) the other worker runs the rest of the suite meanwhile. (Starting the test.yaml run
     at the same time as the Slurm run was slower: both compete for the two cores.)"""
     items.sort(key=lambda item: item.get_closest_marker("slurm") is None)
+
+
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """Every test starts from the same torch global RNG state: a test that initialises weights or draws tensors
+    without its own seed gets the same numbers whatever ran before it in this (xdist) worker."""
+    torch.manual_seed(0)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +102,14 @@ def test_config_run(tmp_path_factory, worker_id):
     return shared / "project"
 
 
+@pytest.fixture
+def private_run(test_config_run, tmp_path) -> Path:
+    """A private copy of the test.yaml run (modification times and .snakemake metadata kept), for tests that run
+    snakemake on it (a dry run, --report, a re-render): under pytest-xdist the other worker's tests read the shared
+    run meanwhile, and snakemake locks, writes metadata into and may touch the folder it runs in."""
+    return Path(shutil.copytree(test_config_run, tmp_path / "project", symlinks=True))
+
+
 def run_snakemake(root: Path, *arguments: str, configfile: str | Path | None = None,
                   check: bool = True) -> subprocess.CompletedProcess:
     """Run snakemake on a workflow copy; ``configfile`` goes last because that option takes several values."""
@@ -114,3 +130,32 @@ def write_matrix(frame: pd.DataFrame, path: Path) -> Path:
 
 def random_positive(rows: int, cols: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).lognormal(6, 1, (rows, cols))
+
+
+def reference_ranks(query, partner, references, metric: str, skip_own_row: bool = False) -> np.ndarray:
+    """An independent reference for the Fig 2/Fig 3 ranks: for each ``i``, 1 + the number of ``references`` rows
+    closer to ``query[i]`` than ``partner[i]`` is, with scipy's Spearman correlation and a plain mean squared error.
+    ``skip_own_row`` leaves out reference ``i`` (Fig 2: "the other test GEPs"). A difference within 1e-9 relative
+    is a tie, which does not count (the documented rule of cic.evaluation)."""
+    query, partner, references = (np.asarray(x, dtype=np.float64) for x in (query, partner, references))
+    ranks = []
+    for i in range(len(query)):
+        others = np.delete(references, i, axis=0) if skip_own_row else references
+        if metric == "spearman":
+            rho = scipy.stats.spearmanr(np.vstack([query[i], partner[i], others]), axis=1).statistic[0]
+            own, candidates, closer = rho[1], rho[2:], rho[2:] > rho[1]
+        else:
+            own = np.mean((query[i] - partner[i]) ** 2)
+            candidates = np.mean((others - query[i]) ** 2, axis=1)
+            closer = candidates < own
+        ranks.append(1 + int(np.sum(closer & ~np.isclose(candidates, own, rtol=1e-9, atol=1e-12))))
+    return np.array(ranks)
+
+
+def benjamini_hochberg_by_definition(p_values) -> np.ndarray:
+    """BH adjusted p straight from its definition (an independent reference for the code's BH): for each p_i, the
+    smallest min(1, p_j * m / rank_j) over the p_j >= p_i, with rank_j the number of p-values <= p_j."""
+    p = np.asarray(p_values, dtype=float)
+    rank = np.array([np.sum(p <= value) for value in p])
+    step = np.minimum(1.0, p * len(p) / rank)
+    return np.array([step[p >= value].min() for value in p])

@@ -146,9 +146,9 @@ def test_resume_a_group_after_a_kill_ends_as_an_uninterrupted_run(folds, tmp_pat
 
     def kill_after_3(epoch, rows):
         if epoch == 3:
-            raise Killed
+            raise Killed("killed after epoch 3")
 
-    with pytest.raises(Killed):
+    with pytest.raises(Killed, match="killed after epoch 3"):
         fit(make(), x, config, **group, checkpoint_path=checkpoint, history_paths=history_paths,
             on_epoch_end=kill_after_3)
     assert [len(pd.read_csv(path, sep="\t")) for path in history_paths] == [3, 3, 3]

@@ -186,6 +186,20 @@ def test_readme_table_is_generated_between_the_markers(tmp_path, capsys):
     assert "markers" in capsys.readouterr().err
 
 
+def test_a_second_claims_table_has_its_own_markers(tmp_path):
+    """The real example's table sits beside the default run's: each `readme --table` replaces only its own."""
+    claims_path = tmp_path / "claims.tsv"
+    evaluate_claims(write_summaries(tmp_path), "local (expression.tsv.gz)").to_csv(claims_path, sep="\t", index=False)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{CRITERIA_START}\n{CRITERIA_END}\n{README_START}\ndefault run\n{README_END}\n"
+                      "<!-- claims-table-nakayama2007:start -->\nold\n<!-- claims-table-nakayama2007:end -->\n")
+    assert main(["readme", str(claims_path), str(readme), "--table", "claims-table-nakayama2007"]) == 0
+    text = readme.read_text()
+    assert "default run" in text and "\nold\n" not in text and "Dataset: local (expression.tsv.gz)." in text
+    assert text.index("Dataset: local") > text.index("claims-table-nakayama2007:start")
+    assert "claims-table-nakayama2007:start -->" in (REPO / "README.md").read_text()
+
+
 def test_readme_criteria_table_is_the_codes(tmp_path):
     """The README documents exactly the criteria the code applies (regenerate: python -m cic.claims criteria)."""
     readme = (REPO / "README.md").read_text()

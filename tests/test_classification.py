@@ -80,7 +80,7 @@ def test_classification_metrics_counts_misclassifications():
     assert metrics["accuracy"] == pytest.approx(0.6)
     # per-class F1: a 0.5, b 0.8, c 0
     assert metrics["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty label lists"):
         classification_metrics([], [])
 
 
@@ -104,7 +104,7 @@ def test_gaussian_noise_is_seeded_and_has_the_requested_sd():
     clean = add_gaussian_noise(x, 0.0, seed=5)
     np.testing.assert_array_equal(clean, x)
     assert clean is not x
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="noise sd must be 0 or more"):
         add_gaussian_noise(x, -0.1, seed=5)
 
 

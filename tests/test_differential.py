@@ -1,12 +1,17 @@
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import patsy
 import pytest
 import statsmodels.formula.api as smf
-from inmoose.limma import contrasts_fit, eBayes, lmFit, makeContrasts, topTable
-from statsmodels.stats.multitest import multipletests
 
-from cic.differential import limma_two_groups, select_up_genes
+from cic.differential import _benjamini_hochberg, limma_two_groups, select_up_genes
+
+LIMMA_R = Path(__file__).parent / "data" / "limma_r"
+R_COLUMNS = {"log2_fold_change": "logFC", "average_expression": "AveExpr", "t": "t", "df": "df.total",
+             "p_value": "P.Value", "adjusted_p": "adj.P.Val", "B": "B"}
 
 N_CASE, N_CONTROL, N_GENES, N_PLANTED = 6, 7, 150, 15
 
@@ -61,26 +66,54 @@ def test_moderation_shrinks_variances():
     assert np.log(moderated_se).std() < np.log(ordinary_se).std()
 
 
-def test_agrees_with_inmoose_toptable():
-    expression, groups = _dataset()
-    table = limma_two_groups(expression, groups)
-    is_case = (groups == "case").to_numpy()
-    design = patsy.DesignMatrix(np.column_stack([~is_case, is_case]).astype(float),
-                                design_info=patsy.DesignInfo(["control", "case"]))
-    fit = lmFit(pd.DataFrame(expression.to_numpy().T, index=expression.columns), design)
-    fit = eBayes(contrasts_fit(fit, makeContrasts("case - control", levels=design)))
-    # inmoose's topTable rejects sort_by="none" (R limma accepts it), so sort by p and realign by gene.
-    top = topTable(fit, coef="case - control", number=np.inf, sort_by="P").loc[table.index]
-    assert table["t"].to_numpy() == pytest.approx(top["stat"].to_numpy(), rel=1e-10)
-    assert table["adjusted_p"].to_numpy() == pytest.approx(top["adj_pvalue"].to_numpy(), rel=1e-10)
-    assert table["B"].to_numpy() == pytest.approx(top["B"].to_numpy(), rel=1e-10)
+def _limma_r_fixture(branch: str):
+    """The stored R limma input and output of one branch (tests/data/limma_r/README.md)."""
+    expression = pd.read_csv(LIMMA_R / ("expression.tsv" if branch == "default" else "expression_equal_variance.tsv"),
+                             sep="\t", index_col="probe_set")
+    groups = pd.read_csv(LIMMA_R / "groups.tsv", sep="\t", index_col="sample")["group"]
+    return expression.T, groups, pd.read_csv(LIMMA_R / f"{branch}.tsv", sep="\t", index_col="probe_set")
 
 
-def test_benjamini_hochberg_matches_statsmodels():
-    expression, groups = _dataset()
+@pytest.mark.parametrize("branch", ["default", "equal_variance"])
+def test_matches_r_limma(branch):
+    """R's limma 3.54.1 (lmFit, contrasts.fit, eBayes, topTable) on 300 real probe sets: every column to 1e-10.
+    ``equal_variance`` is limma's infinite-prior-df branch (tests/data/limma_r/hyperparameters.tsv)."""
+    expression, groups, r_limma = _limma_r_fixture(branch)
     table = limma_two_groups(expression, groups)
-    expected = multipletests(table["p_value"], method="fdr_bh")[1]
-    assert table["adjusted_p"].to_numpy() == pytest.approx(expected, rel=1e-12)
+    assert list(table.index) == list(r_limma.index)
+    for ours, theirs in R_COLUMNS.items():
+        np.testing.assert_allclose(table[ours].to_numpy(), r_limma[theirs].to_numpy(), rtol=1e-10, atol=0,
+                                   err_msg=f"{ours} vs R's {theirs}")
+    hyperparameters = pd.read_csv(LIMMA_R / "hyperparameters.tsv", sep="\t", index_col="branch")
+    assert np.isinf(hyperparameters.loc[branch, "df.prior"]) == (branch == "equal_variance")
+    # The paper's filter picks the same probe sets on R's numbers as on ours (and some: the fixture has DE genes).
+    r_up = r_limma.index[(r_limma["logFC"] > 1) & (r_limma["adj.P.Val"] <= 0.05)]
+    assert len(r_up) > 0 and set(select_up_genes(table).index) == set(r_up)
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed (the stored fixture is used)")
+def test_r_limma_script_reproduces_the_fixture(tmp_path):
+    """Re-run tests/data/limma_r/limma_reference.R where R and limma are installed; it must give the stored files."""
+    has_limma = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('limma', quietly = TRUE))"],
+                               capture_output=True)
+    if has_limma.returncode != 0:
+        pytest.skip("R's limma is not installed")
+    subprocess.run(["Rscript", str(LIMMA_R / "limma_reference.R"), str(LIMMA_R), str(tmp_path)], check=True,
+                   capture_output=True)
+    for name in ("default.tsv", "equal_variance.tsv", "hyperparameters.tsv"):
+        fresh = pd.read_csv(tmp_path / name, sep="\t", index_col=0)
+        stored = pd.read_csv(LIMMA_R / name, sep="\t", index_col=0)
+        pd.testing.assert_frame_equal(fresh, stored, check_exact=False, rtol=1e-10, atol=0)
+
+
+def test_benjamini_hochberg_by_hand():
+    # 4 p-values with a p-value (the NaN of a constant gene is not counted), ascending with rank i: p * 4 / i,
+    #   i=1 0.001*4 = 0.004;  i=2 0.03*4/2 = 0.06;  i=3 0.04*4/3 = 0.05333;  i=4 0.2*4/4 = 0.2
+    # then the running minimum from the largest p down: 0.2, 0.05333, min(0.06, 0.05333) = 0.05333, 0.004.
+    adjusted = _benjamini_hochberg(np.array([0.04, np.nan, 0.001, 0.2, 0.03]))
+    np.testing.assert_allclose(adjusted, [0.16 / 3, np.nan, 0.004, 0.2, 0.16 / 3], rtol=1e-12)
+    # Capped at 1: 0.9 * 2 / 1 = 1.8 -> min(1.8, 0.95 * 2 / 2) = 0.95.
+    np.testing.assert_allclose(_benjamini_hochberg(np.array([0.95, 0.9])), [0.95, 0.95], rtol=1e-12)
 
 
 def test_select_up_genes_recovers_planted_genes():
@@ -99,6 +132,7 @@ def test_equal_variances_and_boolean_groups():
     expression, groups = _dataset(heterogeneous=False)
     table = limma_two_groups(expression, (groups == "case").to_numpy())
     assert np.all(table["df"] == len(expression.columns) * (len(expression) - 2))
+    assert table["B"].notna().all()  # limma's B in this branch (its values: test_matches_r_limma)
     assert set(select_up_genes(table).index) == {f"GENE{i:03d}" for i in range(N_PLANTED)}
 
 

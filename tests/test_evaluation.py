@@ -88,9 +88,9 @@ def test_rank_counts_pools_ranks_above_the_cap():
     assert table["rank"].tolist() == ["1", "2", "3", ">=4"]
     assert table["count"].tolist() == [3, 1, 1, 2]
     np.testing.assert_allclose(table["fraction"], [3 / 7, 1 / 7, 1 / 7, 2 / 7])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="integers >= 1"):
         ev.rank_counts(np.array([0, 1]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
         ev.rank_counts(np.array([], dtype=int))
 
 

@@ -30,7 +30,7 @@ def test_rank_counts(tmp_path, metric):
     png, svg = outputs(tmp_path, f"ranks_{metric}")
     fig2.plot_rank_counts(table, metric, fig2.PAPER_RANK1_FRACTION[metric], png, svg)
     assert_written(png, svg)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty table"):
         fig2.plot_rank_counts(table.iloc[:0], metric, None, png, svg)
 
 
@@ -40,7 +40,7 @@ def test_examples(tmp_path):
     png, svg = outputs(tmp_path, "examples")
     fig2.plot_examples(examples, GEP, REP, png, svg)
     assert_written(png, svg)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no examples"):
         fig2.plot_examples(examples.iloc[:0], GEP, REP, png, svg)
 
 
@@ -51,7 +51,7 @@ def test_similarity_boxplots(tmp_path, metric):
     png, svg = outputs(tmp_path, f"boxes_{metric}")
     fig2.plot_similarity_boxplots(gep_gep, rep_gep, metric, png, svg)
     assert_written(png, svg)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
         fig2.plot_similarity_boxplots([], [], metric, png, svg)
 
 
@@ -66,9 +66,9 @@ def test_method_comparison(tmp_path):
     png, svg = outputs(tmp_path, "methods")
     fig2.plot_method_comparison(per_sample, png, svg)
     assert_written(png, svg)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no methods"):
         fig2.plot_method_comparison({}, png, svg)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="MSE of pca must be a non-empty"):
         fig2.plot_method_comparison({"pca": np.array([])}, png, svg)
 
 
@@ -86,7 +86,7 @@ def test_cv_curve_and_multi_line_curves(tmp_path):
     fig2.plot_mse_curves(noisy, "noise", png, svg, log_y=True, legend_title="noise level")
     assert_written(png, svg)
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['fold'\]"):
         fig2.plot_cv_curve(history.drop(columns="fold"), png, svg)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no rows"):
         fig2.plot_cv_curve(history.iloc[:0], png, svg)

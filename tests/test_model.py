@@ -80,7 +80,7 @@ def test_every_token_builds_its_layer():
     ("L300,L30,D0.1", "'D0.1'"),
 ])
 def test_invalid_spec_names_the_bad_token(spec, bad_token):
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match="^layer spec ") as error:
         parse_layer_spec(spec)
     message = str(error.value)
     assert repr(spec) in message

@@ -50,7 +50,7 @@ def test_program_kinds_cover_every_planted_program():
     assert set(kinds.values()) == set(PROGRAM_KINDS)
     assert {p for p, kind in kinds.items() if kind == "treatment"} == set(PERTURBATION_PROGRAMS)
     assert kinds["B_CELL_RECEPTOR_SIGNALING"] == "identity" and kinds["LYMPHOID"] == "lineage"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="GO:0005634 nucleus"):
         program_kind("GO:0005634 nucleus")
 
 

@@ -4,8 +4,8 @@ import pytest
 
 from cic.dataset import RawDataset
 from cic.errors import InputError
-from cic.prepare import (PreparationSettings, collapse_duplicate_genes, looks_log_transformed, prepare,
-                         quantile_normalize, select_balanced_samples, top_variance_genes)
+from cic.prepare import (PreparationSettings, collapse_duplicate_genes, geo2r_log2_decision, looks_log_transformed,
+                         prepare, quantile_normalize, select_balanced_samples, top_variance_genes)
 
 
 def test_quantile_normalisation_matches_hand_computed_example():
@@ -34,6 +34,45 @@ def test_log_detection_follows_geo2r_rule():
     raw = np.random.default_rng(0).lognormal(7, 1.5, (10, 100))
     assert not looks_log_transformed(raw)
     assert looks_log_transformed(np.log2(raw))
+
+
+def _with_quantiles(q0, q25, q75, q99, q100):
+    """101 values whose numpy (= R type 7) quantiles 0, 0.25, 0.75, 0.99 and 1 are exactly the given ones: with
+    101 sorted values, the p quantile is the value at index 100 p."""
+    values = np.concatenate([np.linspace(q0, q25, 26), np.linspace(q25, q75, 51)[1:], np.linspace(q75, q99, 25)[1:],
+                             [q100]])
+    assert len(values) == 101
+    return values.reshape(1, -1)
+
+
+# GEO2R: LogC <- (q99 > 100) || (max - min > 50 && Q1 > 0) || (Q1 > 0 && Q1 < 1 && Q3 > 1 && Q3 < 2).
+# One boundary per clause: just inside it is raw scale (log2 applied), just outside it is not.
+@pytest.mark.parametrize("quantiles, raw_scale, reason", [
+    ((-1, 0, 8, 100.01, 100.02), True, "q99 = 100.01 > 100"),      # clause 1 (Q1 = 0: clauses 2, 3 cannot hold)
+    ((-1, 0, 8, 100.0, 100.0), False, "no clause"),                 # q99 == 100 is not > 100
+    ((0, 0.01, 8, 12, 50.01), True, "max - min = 50.01 > 50"),      # clause 2
+    ((0, 0.01, 8, 12, 50.0), False, "no clause"),                   # range == 50
+    ((0, 0.0, 8, 12, 60), False, "no clause"),                      # Q1 == 0 fails clauses 2 and 3
+    ((0.05, 0.99, 1.01, 9, 16), True, "0 < Q1 = 0.99 < 1 < Q3 = 1.01 < 2"),  # clause 3
+    ((0.05, 1.0, 1.5, 9, 16), False, "no clause"),                  # Q1 == 1
+    ((0.05, 0.5, 2.0, 9, 16), False, "no clause"),                  # Q3 == 2
+])
+def test_geo2r_rule_has_all_three_clauses(quantiles, raw_scale, reason):
+    decision = geo2r_log2_decision(_with_quantiles(*quantiles))
+    assert decision.raw_scale is raw_scale and reason in decision.reason
+    assert decision.quantiles["q25"] == pytest.approx(quantiles[1])
+
+
+def test_log2_decision_and_quantiles_go_to_the_provenance():
+    samples = _samples({"a": 5, "b": 5})
+    linear_ratios = np.random.default_rng(4).lognormal(0.1, 0.8, (10, 60))  # linear data scaled to about 1
+    _, _, _, provenance = prepare(RawDataset(linear_ratios, [f"G{i}" for i in range(60)], samples),
+                                  PreparationSettings(samples_per_type=None), "sheet.tsv")
+    assert provenance["log2_applied"] and "0 < Q1" in provenance["log2_decision"]
+    assert set(provenance["log2_input_quantiles"]) == {"min", "q25", "median", "q75", "q99", "max"}
+    _, _, _, provenance = prepare(RawDataset(np.log2(linear_ratios * 300 + 1), [f"G{i}" for i in range(60)],
+                                             samples), PreparationSettings(samples_per_type=None, log2=False), "s")
+    assert not provenance["log2_applied"] and provenance["log2_decision"] == "preprocess.log2: false"
 
 
 @pytest.mark.parametrize("rule, expected", [
@@ -81,8 +120,8 @@ def test_top_variance_genes_picks_the_most_variable():
     rng = np.random.default_rng(0)
     matrix = rng.normal(0, 1, (50, 6)) * np.array([1, 5, 0.1, 3, 0.2, 4])
     assert top_variance_genes(matrix, list("ABCDEF"), 3) == ["B", "D", "F"]
-    with pytest.raises(ValueError, match="exceeds"):
-        top_variance_genes(matrix, list("ABCDEF"), 7)
+    with pytest.raises(InputError, match="data.h5ad: preprocess.top_variance_genes = 7 exceeds the 6 genes.*fix"):
+        top_variance_genes(matrix, list("ABCDEF"), 7, "data.h5ad")
 
 
 def test_selection_errors_name_the_type_and_the_fix():

@@ -9,8 +9,11 @@ included) must equal an uninterrupted local run with `--profile profiles/local`.
 installed or run (not root, no apt-get, apt-get failing).
 
 Overrides for this test cluster, on top of the profile: the partition (`slurm_partition`, added to the profile's
-default-resources), no account, `squeue` for job states (`sacct` needs slurmdbd, which a one-node test cluster does
-not run; finished jobs stay visible to squeue for MinJobAge = 300 s), and a 5 s first status check instead of 40 s.
+default-resources), no account, `squeue` for the executor's job states (`sacct` needs slurmdbd, which a one-node
+test cluster does not run; slurmctld remembers finished jobs for MinJobAge = 1 h, longer than the test), and a 5 s
+first status check instead of 40 s. The checks read durable records only, so they hold however long the run takes:
+which rule each Slurm job ran (the executor's submission lines, naming the job's log `slurm_logs/rule_<rule>/`) and
+how each job ended (the cluster's job completion log).
 The cluster's slurm.conf lives in a temporary folder, not /etc/slurm: clients get SLURM_CONF, and an `srun` shim
 passes it on to the plugin's in-job srun, which scrubs SLURM_* variables (tests/slurm/cluster.py).
 Timing on 2 cores: about 2 to 3 minutes (the plugin polls job states at 5, 20, 45 s ... after a submission), plus
@@ -126,7 +129,9 @@ def slurm_run(cluster, tmp_path_factory):
     (root / "snakemake_on_slurm.log").write_text(log)  # kept in pytest's temp folder for a look after a failure
     assert result.returncode == 0, f"snakemake on Slurm failed ({result.returncode}):\n{log[-8000:]}"
     print(f"slurm: install/check {cluster.install_seconds:.1f} s, workflow {seconds:.1f} s")
-    return SimpleNamespace(root=root, log=log, queue=cluster.queue(), completed=cluster.completion_log(),
+    submitted = submitted_jobs(log)
+    completed = {job["JobIDRaw"]: job for job in cluster.completion_log(job_ids=submitted)}
+    return SimpleNamespace(root=root, log=log, submitted=submitted, completed=completed,
                            preempted=preemption.job_id, preempted_training=training_preemption.job_id)
 
 
@@ -178,28 +183,40 @@ def test_the_plugin_turns_training_resources_into_sbatch_options():
     assert "--gres=gpu:a100:1" in set_gres_string(job) and "--gpus" not in set_gres_string(job)
 
 
-def _jobs_of(run, rule):
-    return [job for job in run.queue if job["Comment"] == f"rule_{rule}"]
+def submitted_jobs(log: str) -> dict[str, str]:
+    """{Slurm job id: rule} from the executor's submission lines ("... has been submitted with SLURM jobid 7
+    (log: .../.snakemake/slurm_logs/rule_<rule>/7.log)."), a record that outlives slurmctld's memory of the job."""
+    lines = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$", log, re.M)
+    return {job_id: next(part[len("rule_"):] for part in Path(path).parts if part.startswith("rule_"))
+            for job_id, path in lines}
+
+
+def _jobs_of(run, rule) -> dict[str, dict]:
+    """The job completion records of ``rule``'s Slurm jobs, by job id."""
+    return {job_id: run.completed[job_id] for job_id, name in run.submitted.items() if name == rule}
+
+
+def test_submitted_jobs_reads_the_executors_submission_lines():
+    log = ("Job 3 has been submitted with SLURM jobid 12 (log: /p/.snakemake/slurm_logs/rule_assign_splits/12.log).\n"
+           "Job 4 has been submitted with SLURM jobid 13 (log: /p/.snakemake/slurm_logs/rule_fit/fold_0/13.log).\n")
+    assert submitted_jobs(log) == {"12": "assign_splits", "13": "fit"}
 
 
 def test_every_rule_ran_as_a_slurm_job(slurm_run):
-    completion = {job["JobIDRaw"]: job for job in slurm_run.completed}
     for rule in RULES:
         jobs = _jobs_of(slurm_run, rule)
-        completed = [job for job in jobs if job["State"] == "COMPLETED"]
-        assert len(completed) == 1, f"{rule}: expected one completed Slurm job, squeue has {jobs}"
-        record = completion.get(completed[0]["JobIDRaw"])
-        # The job completion log (Slurm's own accounting record) agrees: completed, on the test partition/node.
-        assert record is not None, f"{rule}: job {completed[0]['JobIDRaw']} not in the job completion log"
-        assert (record["State"], record["ExitCode"], record["Partition"], record["NodeList"]) == \
-            ("COMPLETED", "0:0", PARTITION, NODE), record
+        completed = [record for record in jobs.values() if record["State"] == "COMPLETED"]
+        assert len(completed) == 1, f"{rule}: expected one completed Slurm job, the job completion log has {jobs}"
+        record = completed[0]
+        assert (record["ExitCode"], record["Partition"], record["NodeList"]) == ("0:0", PARTITION, NODE), record
         # The resources came from config/test.yaml (resources.default or .training) through rule_resources/the plugin.
         runtime, memory = ("30", "mem=2000M") if rule == TRAINING_RULE else ("10", "mem=1000M")
         assert (record["Timelimit"], record["NCPUS"]) == (runtime, "1") and memory in record["Tres"], record
-        assert f"has been submitted with SLURM jobid {completed[0]['JobIDRaw']} " in slurm_run.log
-    # This run's Slurm jobs are exactly the rules' jobs (one run id), and no rule ran on the submitting host.
-    assert len({job["JobName"] for job in slurm_run.queue}) == 1, slurm_run.queue
-    assert {job["Comment"] for job in slurm_run.queue} == {f"rule_{rule}" for rule in RULES}
+    # This run's Slurm jobs are exactly the rules' jobs (the cluster ran nothing else; one run id), and no rule ran
+    # on the submitting host.
+    assert set(slurm_run.completed) == set(slurm_run.submitted), (slurm_run.completed, slurm_run.submitted)
+    assert len({job["JobName"] for job in slurm_run.completed.values()}) == 1, slurm_run.completed
+    assert set(slurm_run.submitted.values()) == set(RULES)
     # (The log of the cancelled jobs, which the profile's show-failed-logs prints between ==== rulers, is the
     # in-job Snakemake's own log and says "localrule": that is the job running inside its Slurm allocation.)
     submitting_host_log = re.sub(r"\n={40,}\n.*?\n={40,}\n", "\n", slurm_run.log, flags=re.S)
@@ -212,10 +229,8 @@ def test_every_rule_ran_as_a_slurm_job(slurm_run):
 def test_a_preempted_job_is_resubmitted_by_the_retries(slurm_run, rule, preempted):
     job_id = getattr(slurm_run, preempted)
     assert job_id is not None, f"no {rule} job was seen running, so none was cancelled"
-    jobs = {job["JobIDRaw"]: job for job in _jobs_of(slurm_run, rule)}
-    completion = {job["JobIDRaw"]: job for job in slurm_run.completed}
-    assert jobs[job_id]["State"] == "CANCELLED"
-    assert completion[job_id]["State"].startswith("CANCELLED")
+    jobs = _jobs_of(slurm_run, rule)
+    assert jobs[job_id]["State"].startswith("CANCELLED"), jobs
     retried = [other for other, job in jobs.items() if job["State"] == "COMPLETED"]
     assert len(retried) == 1 and int(retried[0]) > int(job_id), jobs
     assert f"SLURM-job '{job_id}' failed, SLURM status is: 'CANCELLED'" in slurm_run.log

@@ -41,7 +41,8 @@ def test_run_grid_pairs_every_key_with_every_fold_in_order():
 def test_seeds_are_reproducible_distinct_between_sweeps_and_shared_within_a_fold():
     seeds = {sweep: [sweep_plan.sweep_seed(1, sweep, fold) for fold in range(10)] for sweep in sweep_plan.SEED_OFFSETS}
     assert len(set().union(*seeds.values())) == 30
-    assert sweep_plan.sweep_seed(1, "regularisation", 2) == sweep_plan.sweep_seed(1, "regularisation", 2)
+    # seed + the sweep's offset + fold (sweep_plan's docstring): every entry of a sweep at a fold gets the same seed
+    assert (sweep_plan.sweep_seed(1, "architectures", 0), sweep_plan.sweep_seed(7, "regularisation", 2)) == (1001, 3009)
 
 
 def test_training_overrides_apply_sweep_then_run_over_the_main_settings():

@@ -340,7 +340,7 @@ class Killed(Exception):
 def kill_after(epoch):
     def callback(finished, rows):
         if finished == epoch:
-            raise Killed
+            raise Killed(f"killed after epoch {epoch}")
 
     return callback
 
@@ -355,7 +355,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(data, tmp_path, make_mode
     uninterrupted, expected = train(make_model(), data, config, labelled)
 
     checkpoint, history_path = tmp_path / "run.ckpt", tmp_path / "history.tsv"
-    with pytest.raises(Killed):
+    with pytest.raises(Killed, match="killed after epoch 2"):
         train(make_model(), data, config, labelled, checkpoint_path=checkpoint, history_paths=[history_path],
               on_epoch_end=kill_after(2))
     assert len(pd.read_csv(history_path, sep="\t")) == 2

@@ -25,7 +25,7 @@ def test_dry_run_of_the_default_config_works(workflow_copy):
     assert "simulate_compendium" in result.stdout
 
 
-def test_data_stage_on_test_config(test_config_run):
+def test_data_stage_on_test_config(test_config_run, private_run):
     results = test_config_run / "results"
     adata = ad.read_h5ad(results / "data/expression.h5ad")
     assert adata.shape == (16 * 12, 300)
@@ -41,8 +41,8 @@ def test_data_stage_on_test_config(test_config_run):
     for rule in ("simulate_compendium", "prepare_expression", "assign_splits"):
         assert (results / f"logs/data/{rule}.log").exists()
         assert (results / f"benchmarks/data/{rule}.tsv").exists()
-    # Nothing left to do: a re-run of the whole workflow is a no-op.
-    again = run_snakemake(test_config_run, "-n", "all", configfile="config/test.yaml")
+    # Nothing left to do: a re-run of the whole workflow is a no-op (dry-run on a private copy of the run).
+    again = run_snakemake(private_run, "-n", "all", configfile="config/test.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -61,5 +61,6 @@ def test_users_own_data_and_a_bad_input(workflow_copy, user_files):
     result = run_snakemake(workflow_copy, "--forceall", "results/data/expression.h5ad", configfile=config,
                            check=False)
     assert result.returncode != 0
-    assert "samples.tsv: duplicate sample id 'SIM00003' at line 5, column 'sample'; fix:" in result.stderr
+    assert ("samples.tsv: duplicate sample id 'SIM00003' at line 5, column 'sample' (also at line 4, column "
+            "'sample'); fix:") in result.stderr
     assert not (workflow_copy / "results/data/expression.h5ad").exists()

@@ -57,10 +57,8 @@ def test_claims_table_judges_every_claim_of_the_stages_that_ran(test_config_run)
     assert "architecture: L64,G,L8" in run_config
 
 
-def test_figures_target_rerenders_every_figure_without_training(test_config_run, tmp_path):
-    # A private copy (mtimes kept): re-rendering in the shared run would race with the other pytest-xdist worker's
-    # tests that read its figures or dry-run it.
-    root = Path(shutil.copytree(test_config_run, tmp_path / "project", symlinks=True))
+def test_figures_target_rerenders_every_figure_without_training(private_run):
+    root = private_run
     results = root / "results"
     figures = sorted((results / "figures").glob("*.*"))
     assert {path.name for path in figures} >= {f"fig2{panel}.{ext}" for panel in "abcdefg" for ext in ("png", "svg")}
@@ -99,32 +97,41 @@ def ensure_chromium() -> tuple[str | None, str | None]:
 
 
 # Appended to a copy of the report: drives the report's app (the global `app`, `results` of Snakemake's report
-# template) and writes what it shows into <pre> elements that --dump-dom returns.
+# template) and writes what it shows into <pre> elements that --dump-dom returns. Each step waits until the view
+# shows what it was asked for (polled, at most 5 s of the page's time), never for a fixed time.
 PROBE = """
 <script>
 (function () {
   const record = (id, text) => { const pre = document.createElement("pre"); pre.id = id; pre.textContent = text;
                                  document.body.appendChild(pre); };
-  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const view = () => (document.querySelector("#app") || {innerText: ""}).innerText;
+  const until = (condition) => new Promise((resolve) => {
+    const started = performance.now();
+    const poll = () => (condition() || performance.now() - started > 5000) ? resolve() : setTimeout(poll, 20);
+    poll();
+  });
+  const shownImage = (uri) => Array.from(document.querySelectorAll("#app img")).find((img) => img.src === uri);
+  const infoOf = (path) => until(() => { const shown = /PATH\s*(\S+)/.exec(view());
+                                          return shown && shown[1] === path && view().includes("DESCRIPTION"); });
   window.addEventListener("load", async () => {
-    await wait(500);
-    record("probe-front", document.querySelector("#app").innerText);
+    await until(() => view().includes("Cell identity codes"));
+    record("probe-front", view());
     app.setView({navbarMode: "searchresults", searchTerm: "results/"});
-    await wait(500);
-    record("probe-search", document.querySelector("#app").innerText);
+    await until(() => Object.keys(results).every((path) => view().includes(path)));
+    record("probe-search", view());
     app.showResultInfo("results/tables/claims.tsv");
-    await wait(500);
-    record("probe-claims", document.querySelector("#app").innerText);
+    await infoOf("results/tables/claims.tsv");
+    record("probe-claims", view());
     const figures = {};
     for (const [path, result] of Object.entries(results)) {
       if (!path.endsWith(".png")) continue;
       app.setView({content: "img", contentPath: result.data_uri, resultPath: path});
-      await wait(300);
-      const shown = Array.from(document.querySelectorAll("#app img")).find((img) => img.src === result.data_uri);
+      await until(() => { const img = shownImage(result.data_uri); return img && img.complete && img.naturalWidth > 0; });
+      const shown = shownImage(result.data_uri);
       const width = shown && shown.complete ? shown.naturalWidth : 0;
       app.showResultInfo(path);
-      await wait(300);
-      figures[path] = {width: width, info: document.querySelector("#app").innerText};
+      await infoOf(path);
+      figures[path] = {width: width, info: view()};
     }
     record("probe-images", JSON.stringify(figures));
   });
@@ -149,16 +156,16 @@ def probe_report(chromium: str, report: Path, folder: Path) -> dict[str, str]:
     return found
 
 
-def test_html_report_shows_every_figure_and_the_claims(test_config_run, tmp_path):
+def test_html_report_shows_every_figure_and_the_claims(private_run, tmp_path):
     chromium, reason = ensure_chromium()
     if chromium is None:
         pytest.skip(reason)
-    report = tmp_path / "report.html"  # outside the shared run's results/, which later tests read
-    run_snakemake(test_config_run, "--report", str(report), configfile="config/test.yaml")
+    report = tmp_path / "report.html"
+    run_snakemake(private_run, "--report", str(report), configfile="config/test.yaml")
     shown = probe_report(chromium, report, tmp_path)
     assert "Cell identity codes" in shown["front"] and "Dataset: synthetic" in shown["front"]
-    figures = (test_config_run / "results/figures").glob("*.png")
-    pngs = sorted(str(path.relative_to(test_config_run)) for path in figures)
+    figures = (private_run / "results/figures").glob("*.png")
+    pngs = sorted(str(path.relative_to(private_run)) for path in figures)
     for path in pngs + ["results/tables/claims.tsv", "results/tables/run_config.yaml"]:
         assert path in shown["search"], f"{path} is not in the report"
     assert "The paper's quantitative claims side by side with this run" in shown["claims"]
@@ -168,5 +175,5 @@ def test_html_report_shows_every_figure_and_the_claims(test_config_run, tmp_path
         assert figure["width"] > 200, f"{path} is not shown as an image"
         caption = re.search(r"DESCRIPTION\s*(.*?)\s*SIZE", figure["info"], flags=re.DOTALL)
         assert caption and len(caption.group(1)) > 40, f"{path} has no caption in the report"
-    fig2b_caption = (test_config_run / "workflow/report/fig2b.rst").read_text().split()[:8]
+    fig2b_caption = (private_run / "workflow/report/fig2b.rst").read_text().split()[:8]
     assert " ".join(fig2b_caption) in " ".join(figures["results/figures/fig2b.png"]["info"].split())

@@ -1,7 +1,6 @@
 """Sweep rules (Figs 8, 9, regularisation) through snakemake: the jobs they expand to and what they produce."""
 
 import re
-import shutil
 
 import pandas as pd
 import pytest
@@ -94,9 +93,8 @@ def test_sweeps_summary_puts_paper_values_beside_this_run(test_config_run):
     assert summary.loc["regularisation_largest_relative_change", "paper"] == "no meaningful change"
 
 
-def test_a_rerun_trains_only_the_missing_runs(test_config_run, tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(test_config_run, root, symlinks=True)
+def test_a_rerun_trains_only_the_missing_runs(private_run):
+    root = private_run
     assert dry_run(root, *SWEEP_TARGETS) == {}
     with open(root / "config/test.yaml") as handle:
         specs = yaml.safe_load(handle)["sweeps"]["architectures"]["specs"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cic.errors import InputError
+from cic.labels import is_missing, normalize_label
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +137,14 @@ def samples_from_table(table: pd.DataFrame, sample_column: str | None, cell_type
         raise InputError(path, f"{len(missing)} sample(s) of '{table_name}' have no column in the expression "
                                f"matrix (first: '{missing[0]}')",
                          "check dataset.cellnet.sample_column: it must hold the matrix's column names")
-    cell_types = table[cell_type_column]
-    empty = cell_types.isna().to_numpy() | (cell_types.astype(str).str.strip() == "").to_numpy()
-    if empty.any():
-        raise InputError(path, f"sample '{ids.iloc[int(np.flatnonzero(empty)[0])]}' of '{table_name}' has no cell "
-                               f"type in column '{cell_type_column}'", "fill in every sample's cell type")
+    for column in [c for c in (cell_type_column, study_column) if c]:
+        empty = table[column].map(is_missing).to_numpy(dtype=bool)  # NA, NaN, "", "NULL", ... (cic.labels)
+        if empty.any():
+            raise InputError(path, f"sample '{ids.iloc[int(np.flatnonzero(empty)[0])]}' of '{table_name}' has a "
+                                   f"missing value in column '{column}' ({int(empty.sum())} in all)",
+                             f"fill in every sample's {'cell type' if column == cell_type_column else 'study'}, or "
+                             "leave those samples out")
     return pd.DataFrame({
-        "cell_type": cell_types.astype(str).str.strip().to_numpy(),
+        "cell_type": [normalize_label(label) for label in table[cell_type_column]],
         "study": table[study_column].astype(str).str.strip().to_numpy() if study_column else "unknown",
     }, index=pd.Index(ids.to_numpy(), name="sample"))

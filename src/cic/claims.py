@@ -4,12 +4,14 @@ Every claim names the summary table(s) and quantities it reads (``results/tables
 ``quantity``/``this_run`` written by ``cic.paper.summary_row``), what the paper reports, and a criterion for "holds"
 that is fixed here, before any run, and is the same for every dataset (synthetic, local, geo, cellnet). A quantity
 missing from a table that the run produced is an error naming the table and the quantity; a stage that is not part
-of the run gives the row ``holds = not run``, and a claim whose comparison this run's design does not contain (the
+of the run, or a step its configuration leaves out (its summary says "not run: set `<key>`"), gives the row
+``holds = not run``, and a claim whose comparison this run's design does not contain (the
 paper's architecture or code size not swept) ``holds = not tested`` (never a silent "no").
 
 Command line (the README's claims and criteria tables are generated, not typed)::
 
     python -m cic.claims readme results/tables/claims.tsv README.md   # after a run: both tables
+    python -m cic.claims readme results/tables/claims.tsv README.md --table claims-table-nakayama2007
     python -m cic.claims criteria README.md                           # the criteria table only
 """
 
@@ -25,6 +27,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
+from cic.defaults import is_not_run
 from cic.errors import InputError
 from cic.paper import PAPER, TEST_SAMPLES
 
@@ -38,8 +41,9 @@ SUMMARY_TABLES = {
 }
 SUMMARY_COLUMNS = ("quantity", "this_run")
 CLAIMS_COLUMNS = ["claim", "paper", "this_run", "criterion", "holds", "dataset", "figure", "source"]
-README_START = "<!-- claims-table:start -->"
-README_END = "<!-- claims-table:end -->"
+README_TABLE = "claims-table"  # the default run's table; the real example's is "claims-table-nakayama2007"
+README_START = f"<!-- {README_TABLE}:start -->"
+README_END = f"<!-- {README_TABLE}:end -->"
 CRITERIA_START = "<!-- claims-criteria:start -->"
 CRITERIA_END = "<!-- claims-criteria:end -->"
 
@@ -306,7 +310,9 @@ def evaluate_claims(summary_paths: Mapping[str, str | Path], dataset: str,
     """One row per claim (columns CLAIMS_COLUMNS) from the stage summary tables this run produced.
 
     ``summary_paths`` maps stage names (keys of SUMMARY_TABLES) to their tables; a claim of a stage missing there
-    gets ``holds = not run``. A quantity missing from a given table is an InputError naming table and quantity.
+    gets ``holds = not run``, and so does a claim reading a quantity whose step the stage left out (its value is
+    "not run: set `<key>`", :func:`cic.defaults.not_run`, which becomes ``this_run``). A quantity missing from a
+    given table is an InputError naming table and quantity.
     """
     unknown = sorted(set(summary_paths) - set(SUMMARY_TABLES))
     if unknown:
@@ -324,6 +330,10 @@ def evaluate_claims(summary_paths: Mapping[str, str | Path], dataset: str,
             continue
         values = {name: _value(summaries[ref.stage], ref, summary_paths[ref.stage], claim)
                   for name, ref in claim.inputs.items()}
+        skipped = next((value for value in values.values() if is_not_run(value)), None)
+        if skipped is not None:  # the stage ran but left this step out, and says which key runs it
+            rows.append({**row, "this_run": skipped, "holds": "not run"})
+            continue
         try:
             shown, holds = claim.shown(**values), claim.holds(**values)
         except (TypeError, ValueError) as error:
@@ -399,14 +409,15 @@ def replace_between(path: str | Path, start_marker: str, end_marker: str, conten
     path.write_text(text[:start + len(start_marker)] + "\n" + content + "\n" + text[end:])
 
 
-def update_readme(claims_path: str | Path, readme_path: str | Path) -> None:
-    """Write the claims table of ``claims_path`` and the criteria table into ``readme_path``, between markers."""
+def update_readme(claims_path: str | Path, readme_path: str | Path, table: str = README_TABLE) -> None:
+    """Write the claims table of ``claims_path`` and the criteria table into ``readme_path``, between markers: the
+    claims between ``<!-- <table>:start -->`` and ``<!-- <table>:end -->`` (one pair per run shown)."""
     claims = pd.read_csv(claims_path, sep="\t", dtype=str, keep_default_na=False)
     missing = [column for column in CLAIMS_COLUMNS if column not in claims.columns]
     if missing:
         raise InputError(claims_path, f"missing column(s) {', '.join(missing)}",
                          "pass results/tables/claims.tsv written by the workflow")
-    replace_between(readme_path, README_START, README_END, markdown_table(claims))
+    replace_between(readme_path, f"<!-- {table}:start -->", f"<!-- {table}:end -->", markdown_table(claims))
     replace_between(readme_path, CRITERIA_START, CRITERIA_END, criteria_table())
 
 
@@ -416,12 +427,15 @@ def main(argv: list[str] | None = None) -> int:
     readme = commands.add_parser("readme", help="write the claims table into the README between its markers")
     readme.add_argument("claims", help="results/tables/claims.tsv")
     readme.add_argument("readme", help="README.md")
+    readme.add_argument("--table", default=README_TABLE,
+                        help=f"name in the README's markers <!-- NAME:start --> (default {README_TABLE}; the real "
+                             "example: claims-table-nakayama2007)")
     criteria = commands.add_parser("criteria", help="write only the criteria table (no run needed) into the README")
     criteria.add_argument("readme", help="README.md")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "readme":
-            update_readme(arguments.claims, arguments.readme)
+            update_readme(arguments.claims, arguments.readme, arguments.table)
         else:
             replace_between(arguments.readme, CRITERIA_START, CRITERIA_END, criteria_table())
     except InputError as error:

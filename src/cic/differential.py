@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import patsy
 import scipy.stats
-from inmoose.limma import contrasts_fit, eBayes, lmFit, makeContrasts, squeezeVar
+from inmoose.limma import contrasts_fit, eBayes, lmFit, makeContrasts, squeezeVar, tmixture_vector
 from statsmodels.stats.multitest import multipletests
 
 CASE, CONTROL = "case", "control"
@@ -28,7 +28,7 @@ def limma_two_groups(expression: pd.DataFrame, groups: pd.Series, moderated: boo
     sample ids. Returns one row per gene (index ``gene``) with ``log2_fold_change`` (mean case - mean control),
     ``average_expression`` (mean over all samples, limma's AveExpr), ``t``, ``df`` (degrees of freedom of the
     t statistic), ``p_value`` (two-sided), ``adjusted_p`` (Benjamini-Hochberg over all genes) and ``B`` (limma's
-    log-odds of differential expression; NaN where limma gives none).
+    log-odds of differential expression; NaN for ``moderated=False``, where limma gives none).
 
     ``moderated=True`` is limma's empirical Bayes moderated t (variances shrunk towards a common prior, df = residual
     df + prior df). ``moderated=False`` gives the ordinary least-squares t of the same linear model
@@ -53,10 +53,11 @@ def limma_two_groups(expression: pd.DataFrame, groups: pd.Series, moderated: boo
     if np.all(np.isinf(prior["df_prior"])):
         # All genes share one variance (no evidence of heterogeneity), so limma's prior has infinite df. inmoose's
         # eBayes crashes on that case (it negates a Python bool when computing B), so apply limma's limiting
-        # formulas directly: every gene gets the prior variance and the pooled residual df; B is not reported.
+        # formulas directly: every gene gets the prior variance and the pooled residual df.
         t = coefficient / (stdev_unscaled * np.sqrt(prior["var_prior"]))
         df = np.full(len(t), float(np.sum(fit.df_residual)))
-        return _result_table(fit, t, df, _two_sided_p(t, df), log_odds=None)
+        log_odds = _log_odds_infinite_prior_df(t, stdev_unscaled, df, prior["var_prior"])
+        return _result_table(fit, t, df, _two_sided_p(t, df), log_odds=log_odds)
 
     fit = eBayes(fit)
     df = np.broadcast_to(np.asarray(fit.df_total, dtype=float), coefficient.shape)
@@ -91,6 +92,17 @@ def _case_indicator(expression: pd.DataFrame, groups: pd.Series) -> np.ndarray:
         raise ValueError(f"need samples in both groups and at least 3 in all; got {n_case} case, "
                          f"{n_control} control")
     return is_case
+
+
+def _log_odds_infinite_prior_df(t: np.ndarray, stdev_unscaled: np.ndarray, df: np.ndarray,
+                                s2_prior: float) -> np.ndarray:
+    """limma's B when the prior df is infinite (``.ebayes`` in limma's ebayes.R, its ``Infdf`` branch), with
+    limma's defaults ``proportion = 0.01`` and ``stdev.coef.lim = c(0.1, 4)``: the variance of the true log fold
+    changes of DE genes (``var.prior``) from the t mixture, then the log-odds with the t kernel's normal limit."""
+    proportion = 0.01
+    var_prior = tmixture_vector(t, stdev_unscaled, df, proportion, np.array([0.1, 4.0]) ** 2 / s2_prior)
+    r = (stdev_unscaled ** 2 + var_prior) / stdev_unscaled ** 2
+    return np.log(proportion / (1 - proportion)) - np.log(r) / 2 + t ** 2 * (1 - 1 / r) / 2
 
 
 def _two_sided_p(t: np.ndarray, df: np.ndarray) -> np.ndarray:

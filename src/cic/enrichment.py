@@ -12,6 +12,12 @@ restricted to the background, and sets left with no background gene are dropped:
 *terms tested*, and their count is the Bonferroni multiplier. Benjamini-Hochberg runs over the same terms (terms
 with no overlapping gene count with p = 1), which is more conservative than gseapy's own adjusted p-value: gseapy
 only reports, and only adjusts over, terms with at least one overlapping gene.
+
+The odds ratio and combined score of an offline test are Enrichr's (Enrichr's help, "background" section, and its
+server code): odds ratio = a*d / max(b*c, 1) for the 2x2 table of background genes (a: query genes in the term,
+b: other term genes, c: other query genes, d: the rest), combined score = -ln(p) * odds ratio. gseapy's local
+``enrich`` adds 0.5 to every cell (a Haldane-Anscombe correction; 30.51 where Enrichr gives 31.0), so offline
+tables would not mean the same as online ones; Enrichr sources keep the values Enrichr reports.
 """
 
 from __future__ import annotations
@@ -72,7 +78,8 @@ def enrich(genes: Iterable[str], gene_sets: Mapping[str, Iterable[str]], backgro
     in the term / term size), ``n_overlap``, ``term_size`` (within the background), ``query_size`` (query genes in
     the background), ``terms_tested`` (sets with >= 1 background gene, the Bonferroni multiplier), ``p_value``
     (hypergeometric upper tail), ``bonferroni`` (min(1, p * terms_tested)), ``adjusted_p_bh``, ``odds_ratio`` and
-    ``combined_score`` (gseapy's, as Enrichr defines them) and ``genes`` (the overlapping genes, ';'-joined).
+    ``combined_score`` (as Enrichr defines them: see the module docstring) and ``genes`` (the overlapping genes,
+    ';'-joined).
     """
     universe = list(dict.fromkeys(background))
     if not universe:
@@ -89,7 +96,7 @@ def enrich(genes: Iterable[str], gene_sets: Mapping[str, Iterable[str]], backgro
                         verbose=False)
     raw = run.res2d
     run.close()  # gseapy attaches a log handler per run; release it
-    table = _standard_table(raw, terms_tested=len(tested), query_size=len(query))
+    table = _standard_table(raw, terms_tested=len(tested), query_size=len(query), background_size=len(universe))
 
     # gseapy upper-cases the query when it looks mixed-case and the sets look upper-case; that would silently
     # lose hits (e.g. 'C1orf112'), so insist its overlaps are the ones we count ourselves.
@@ -193,8 +200,10 @@ def rank_of_terms(result: pd.DataFrame, terms: Iterable[str]) -> pd.Series:
                      name="rank", dtype=float)
 
 
-def _standard_table(raw: pd.DataFrame | None, terms_tested: int, query_size: int) -> pd.DataFrame:
-    """gseapy's result frame (local or Enrichr) in this module's column names, with our adjusted p-values."""
+def _standard_table(raw: pd.DataFrame | None, terms_tested: int, query_size: int,
+                    background_size: int | None = None) -> pd.DataFrame:
+    """gseapy's result frame (local or Enrichr) in this module's column names, with our adjusted p-values; with
+    ``background_size`` (a local test) also with Enrichr's odds ratio and combined score in place of gseapy's."""
     if raw is None or raw.empty:
         return _empty_result()
     # gseapy joins the hits in set order, which changes between runs; sort them for reproducible tables.
@@ -205,6 +214,11 @@ def _standard_table(raw: pd.DataFrame | None, terms_tested: int, query_size: int
     else:  # Enrichr with a custom background reports no overlap column
         n_overlap, term_size = hits.str.split(";").str.len(), pd.Series(np.nan, index=raw.index)
     p_value = raw["P-value"].to_numpy(dtype=float)
+    if background_size is None:  # Enrichr's own values
+        odds_ratio, combined_score = raw.get("Odds Ratio", np.nan), raw.get("Combined Score", np.nan)
+    else:
+        odds_ratio = _enrichr_odds_ratio(n_overlap.to_numpy(), term_size.to_numpy(), query_size, background_size)
+        combined_score = -np.log(p_value) * odds_ratio
     table = pd.DataFrame({
         "term": raw["Term"].astype(str),
         "overlap": [f"{k}/{'?' if np.isnan(size) else int(size)}" for k, size in zip(n_overlap, term_size)],
@@ -215,11 +229,20 @@ def _standard_table(raw: pd.DataFrame | None, terms_tested: int, query_size: int
         "p_value": p_value,
         "bonferroni": np.minimum(1.0, p_value * terms_tested),
         "adjusted_p_bh": _benjamini_hochberg(p_value, terms_tested),
-        "odds_ratio": raw.get("Odds Ratio", np.nan),
-        "combined_score": raw.get("Combined Score", np.nan),
+        "odds_ratio": odds_ratio,
+        "combined_score": combined_score,
         "genes": hits,
     })
     return table.sort_values(["p_value", "term"], kind="stable").reset_index(drop=True)
+
+
+def _enrichr_odds_ratio(n_overlap: np.ndarray, term_size: np.ndarray, query_size: int,
+                        background_size: int) -> np.ndarray:
+    """Enrichr's odds ratio a*d / max(b*c, 1) of the query/term 2x2 table over the background genes."""
+    a = n_overlap.astype(float)
+    b, c = term_size - a, query_size - a
+    d = background_size - term_size - query_size + a
+    return a * d / np.maximum(b * c, 1.0)
 
 
 def _benjamini_hochberg(p_value: np.ndarray, terms_tested: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cic.dataset import read_sample_sheet
+from cic.dataset import MISSING_GENE_IDS, read_sample_sheet
 from cic.download import DownloadError
 from cic.errors import InputError
 from cic.prepare import looks_log_transformed
@@ -137,19 +137,26 @@ def _read_table_text(text: str, path: Path, first_line: int, usecols: list[str] 
                          "delete the cached file so that it is downloaded again") from error
 
 
-def read_platform_annotation(path: Path, symbol_column: str) -> pd.Series:
-    """Probe id -> gene symbol text (may be empty or 'A /// B'), in the annotation's order."""
+def read_platform_annotation(path: Path, symbol_column: str, id_column: str | None = None,
+                             config_key: str = "dataset.geo") -> pd.Series:
+    """Probe id -> gene symbol text (may be empty or 'A /// B'), in the annotation's order. ``id_column`` None:
+    ``ID`` when the table has it (GEO), else its first column. A symbol spelled as missing (``---``, ``NA``, as
+    Affymetrix' and R's exports write it) is empty. ``config_key`` is named in the fixes of the errors."""
     record = read_soft(path)
     if record.table_text is not None:
         table = _read_table_text(record.table_text, path, record.table_line)
     else:  # a plain tab-separated table; '#' lines are comments
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", quoting=3)
-    id_column = "ID" if "ID" in table.columns else table.columns[0]
-    if symbol_column not in table.columns:
-        raise InputError(path, f"the platform annotation has no column '{symbol_column}' "
-                               f"(columns: {', '.join(table.columns[:12])})",
-                         "set dataset.geo.symbol_column to the column with gene symbols")
+        with _open_text(path) as handle:
+            table = pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False, comment="#", quoting=3)
+    for column, key in ((symbol_column, "symbol_column"), (id_column, "id_column")):
+        if column is not None and column not in table.columns:
+            raise InputError(path, f"the platform annotation has no column '{column}' "
+                                   f"(columns: {', '.join(table.columns[:12])})",
+                             f"set {config_key}.{key} to the column with the "
+                             f"{'gene symbols' if key == 'symbol_column' else 'probe ids'}")
+    id_column = id_column or ("ID" if "ID" in table.columns else table.columns[0])
     symbols = table[symbol_column].str.strip()
+    symbols[symbols.str.lower().isin(MISSING_GENE_IDS)] = ""
     symbols.index = table[id_column].str.strip()
     return symbols[~symbols.index.duplicated(keep="first")]
 
@@ -173,6 +180,16 @@ def probe_symbols(annotation: pd.Series, multi_symbol_probes: str = "drop") -> p
              len(annotation), len(annotation) - len(annotated), int(multi.sum()),
              "dropped" if multi_symbol_probes == "drop" else "split")
     return mapping
+
+
+def map_probes(probes: pd.Index, mapping: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(positions in ``probes`` of the probes that ``mapping`` annotates, their symbols): a probe once per symbol of
+    :func:`probe_symbols` (its index may repeat), in the order of ``probes``; probes without a symbol are left out."""
+    symbols = pd.DataFrame({"probe": mapping.index.astype(str), "symbol": mapping.to_numpy(),
+                            "order": np.arange(len(mapping))})
+    rows = pd.DataFrame({"probe": pd.Index(probes).astype(str), "row": np.arange(len(probes))})
+    joined = rows.merge(symbols, on="probe", how="inner").sort_values(["row", "order"], kind="stable")
+    return joined["row"].to_numpy(), joined["symbol"].astype(str).tolist()
 
 
 # --- the samples -------------------------------------------------------------------------------------------------
@@ -254,10 +271,9 @@ def read_samples(paths: dict[str, Path], mapping: pd.Series, platform: str, shee
     if not measured.all():
         log.warning("dropping %d of %d annotated probes that are missing or null in at least one sample",
                     int((~measured).sum()), len(probes))
-    mapping = mapping[mapping.index.isin(probes[measured])]
-    matrix = pd.DataFrame(values[probes.get_indexer(mapping.index)], columns=list(paths),
-                          index=pd.Index(mapping.to_numpy(), name="gene"))
-    log.info("%d probes with a gene symbol -> %d rows for %d distinct genes", mapping.index.nunique(), len(matrix),
+    rows, symbols = map_probes(probes[measured], mapping)
+    matrix = pd.DataFrame(values[measured][rows], columns=list(paths), index=pd.Index(symbols, name="gene"))
+    log.info("%d probes with a gene symbol -> %d rows for %d distinct genes", len(np.unique(rows)), len(matrix),
              matrix.index.nunique())
     return matrix, samples
 

@@ -18,8 +18,8 @@ import pandas as pd
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+def _temporary_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path``, removed on leaving unless it was renamed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes),
@@ -28,13 +28,43 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        # mkstemp creates 0600 files; give the result the permissions an ordinary open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    # mkstemp creates 0600 files; give the result the permissions an ordinary open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    with _temporary_path(path) as tmp:
+        yield tmp
+        _publish(tmp, Path(path))
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
+    """Temporary paths beside each of ``paths``, renamed onto them together once the block succeeds: when the block
+    fails nothing is renamed, and when a rename fails the outputs renamed before it are removed, so a step's outputs
+    are never a mix of complete and missing files."""
+    with contextlib.ExitStack() as stack:
+        temporaries = tuple(stack.enter_context(_temporary_path(path)) for path in paths)
+        yield temporaries
+        done = []
+        try:
+            for tmp, path in zip(temporaries, paths):
+                _publish(tmp, Path(path))
+                done.append(Path(path))
+        except BaseException:
+            for path in done:
+                path.unlink(missing_ok=True)
+            raise
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, index: bool = False) -> None:

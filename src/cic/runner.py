@@ -1,4 +1,5 @@
-"""Run a workflow step: log to the rule's log file and stderr, turn InputError into one line and exit code 1."""
+"""Run a workflow step: log to the rule's log file and stderr; a failure is one line on stderr (the terminal), its
+traceback goes to the log file only, and the process exits with status 1."""
 
 from __future__ import annotations
 
@@ -10,23 +11,47 @@ from typing import Callable
 
 from cic.errors import InputError
 
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _WithoutTraceback(logging.Formatter):
+    """The terminal's formatter: the record's message only; the traceback stays in the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(record)
+
 
 def configure_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    terminal = logging.StreamHandler(sys.stderr)
+    # With a log file, tracebacks go there only; without one, the terminal is the only place to show them.
+    terminal.setFormatter(_WithoutTraceback(FORMAT) if log_path else logging.Formatter(FORMAT))
+    handlers: list[logging.Handler] = [terminal]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers,
-                        force=True)
+        log_file = logging.FileHandler(log_path, mode="w")
+        log_file.setFormatter(logging.Formatter(FORMAT))
+        handlers.append(log_file)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
 
 
 def run_step(step: Callable[[], object], log_path: str | Path | None = None) -> None:
-    """Call ``step``; a bad input ends the process with its one-line message and exit status 1."""
+    """Call ``step``; a failure ends the process with exit status 1 and one line on stderr.
+
+    A bad input (:class:`InputError`) prints its message (file, row/column, fix); any other exception prints its
+    type and message and where the traceback is. Either way the traceback is written to ``log_path`` only.
+    """
     configure_logging(log_path)
+    logger = logging.getLogger("cic")
     try:
         step()
     except InputError as error:
-        logging.getLogger("cic").error("%s", error)
+        logger.error("%s", error, exc_info=True)
+        sys.exit(1)
+    except Exception as error:  # a bug or an environment problem: the terminal gets one line, the log the rest
+        message = " ".join(str(error).split()) or "(no message)"
+        where = f" (traceback in {log_path})" if log_path else ""
+        logger.error("%s: %s%s", type(error).__name__, message, where, exc_info=True)
         sys.exit(1)
 
 

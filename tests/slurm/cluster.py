@@ -2,9 +2,11 @@
 
 Everything lives in one temporary folder: its own munge key and socket, slurm.conf on free ports, state, spool and
 logs. No cgroups, no systemd, no slurmdbd: proctrack/linuxproc, task/none, accounting_storage/none with the job
-completion log (jobcomp/filetxt) as the record of every job, read with `sacct --completion`. Plain `sacct` needs
-slurmdbd, so Snakemake's Slurm executor polls job states with `squeue` here (MinJobAge keeps finished jobs
-visible for 5 minutes). Clients find the cluster through the SLURM_CONF variable of ``cluster.env``.
+completion log (jobcomp/filetxt) as the durable record of every finished job, read with `sacct --completion`: the
+tests read job states there, never from slurmctld's memory. Plain `sacct` needs slurmdbd, so Snakemake's Slurm
+executor polls job states with `squeue` here; MinJobAge (how long slurmctld remembers a finished job) is an hour,
+longer than any test runs, so a poll can never miss a job that ended between two polls. Clients find the cluster
+through the SLURM_CONF variable of ``cluster.env``.
 
 One shim: the plugin's in-job executor (slurm-jobstep) scrubs SLURM_* variables before its nested `srun`, so that
 srun would look for /etc/slurm/slurm.conf, where a real cluster keeps it. Rather than write system files, ``env``
@@ -140,8 +142,14 @@ class SlurmCluster:
         self.stop()
 
     # -- queries ----------------------------------------------------------------------------------------------
-    def completion_log(self) -> list[dict]:
-        """Every job the cluster finished, from the job completion log via `sacct --completion`."""
+    def completion_log(self, job_ids=(), timeout: float = 60) -> list[dict]:
+        """Every job the cluster finished, from the job completion log via `sacct --completion`; first waits until
+        every one of ``job_ids`` is in it (slurmctld writes the record as a job ends)."""
+        self._wait(lambda: set(job_ids) <= {job["JobIDRaw"] for job in self._completion_records()}, timeout,
+                   f"jobs {sorted(job_ids)} in the job completion log")
+        return self._completion_records()
+
+    def _completion_records(self) -> list[dict]:
         fields = ["JobIDRaw", "JobName", "State", "ExitCode", "Partition", "NodeList", "Timelimit", "NCPUS"]
         result = self._run("sacct", "--completion", "--parsable2", "--noheader", f"--format={','.join(fields)}")
         jobs = [dict(zip(fields, line.split("|"))) for line in result.stdout.splitlines() if line.strip()]
@@ -158,7 +166,8 @@ class SlurmCluster:
         self._run("scancel", job_id)
 
     def queue(self) -> list[dict]:
-        """Every job slurmctld still knows (running and, for MinJobAge, finished), with the executor's comment."""
+        """The jobs slurmctld knows now (live state: pending and running, and finished ones for MinJobAge), with
+        the executor's comment (``rule_<rule>``). For what happened to a job, read :meth:`completion_log`."""
         result = self._run("squeue", "--states=all", "--noheader", "--format=%i|%T|%k|%j")
         keys = ["JobIDRaw", "State", "Comment", "JobName"]
         return [dict(zip(keys, line.split("|"))) for line in result.stdout.splitlines() if line.strip()]
@@ -213,7 +222,7 @@ JobAcctGatherFrequency=5
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc={self.jobcomp}
-MinJobAge=300
+MinJobAge=3600
 SlurmctldTimeout=30
 SlurmdTimeout=30
 NodeName={NODE} NodeHostname={host} NodeAddr=127.0.0.1 {_node_hardware()} State=UNKNOWN

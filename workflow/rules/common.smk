@@ -1,10 +1,27 @@
+import sys
+
 from snakemake.utils import validate
+
+from snakemake.logging import logger
+
+from cic.config_checks import check_config
+from cic.defaults import AUTO, SYNTHETIC_DIR, resolve_defaults
+from cic.errors import InputError
+from cic.labels import SAFE_NAME_PATTERN, comparison_name, normalize_label, safe_name
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+# `auto` settings become the simulator's choices on synthetic data and the data's own elsewhere (cic.defaults);
+# every rule below sees the concrete values. Steps left out are named here and "not run" in claims.tsv.
+for skipped in resolve_defaults(config):
+    logger.info(f"note: {skipped}")
+try:  # values that are valid one by one but impossible together: one line, no traceback, before any job
+    check_config(config)
+except InputError as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
 
 DATASET = config["dataset"]
-SYNTHETIC_DIR = "results/data/synthetic"
 CV_FOLDS = list(range(config["splits"]["cv_folds"]))
 # Ranking of the Fig 8 sweep (columns rank, architecture, ...; best first): model.architecture "auto" trains its winner.
 ARCHITECTURE_RANKING = "results/tables/fig8_architecture_ranking.tsv"
@@ -108,6 +125,8 @@ def expression_inputs(wildcards):
     inputs = {"expression": local["expression"]}
     if local.get("sample_sheet"):
         inputs["sample_sheet"] = local["sample_sheet"]
+    if (local.get("annotation") or {}).get("file"):  # probe sets -> gene symbols (cic.identifiers)
+        inputs["annotation"] = local["annotation"]["file"]
     return inputs
 
 
@@ -181,8 +200,13 @@ def sweep_variant_architecture(name, wildcards, input):
 
 def universality_pairs():
     """Fig 3 limma comparisons {"<case>_vs_<control>": {case, control}} (universality.de_pairs; the first is the
-    paper's B-cell REPs vs T-cell GEPs)."""
-    return {f"{pair['case']}_vs_{pair['control']}": pair for pair in config["universality"]["de_pairs"]}
+    paper's B-cell REPs vs T-cell GEPs). Keys are file names (cic.labels.comparison_name: b_cell_vs_t_cell); the
+    values keep the labels as the data spell them."""
+    pairs = {}
+    for pair in config["universality"]["de_pairs"]:
+        case, control = normalize_label(pair["case"]), normalize_label(pair["control"])
+        pairs[comparison_name(case, control)] = {"case": case, "control": control}
+    return pairs
 
 
 def universality_sources():
@@ -191,9 +215,10 @@ def universality_sources():
 
 
 def universality_pathway_source():
-    """The source whose top term is the summary's "top pathway" (universality.pathway_source; default: the first)."""
-    name = config["universality"]["pathway_source"] or config["enrichment"]["sources"][0]["name"]
-    if name not in universality_sources():
+    """The source whose top term is the summary's "top pathway" (universality.pathway_source; default: the first;
+    None without sources)."""
+    name = config["universality"]["pathway_source"] or next(iter(universality_sources()), None)
+    if name is not None and name not in universality_sources():
         raise ValueError(
             f"config: universality.pathway_source is {name!r}, not one of enrichment.sources "
             f"({', '.join(universality_sources())}); fix: name one of them or set it to null"
@@ -209,6 +234,18 @@ def universality_truth_sources():
     return [name for name, entry in universality_sources().items() if entry.get("gmt") == truth]
 
 
+def gene_set_files():
+    """The local GMT files of enrichment.sources, {source name: path} (Enrichr libraries are online)."""
+    return {source["name"]: source["gmt"] for source in config["enrichment"]["sources"] if "gmt" in source}
+
+
+def example_cell_types():
+    """The Fig 2d example types as the data spell them, or `auto` (chosen from the test samples at run time:
+    cic.defaults.example_cell_types)."""
+    requested = config["reconstruction"]["example_cell_types"]
+    return AUTO if requested == AUTO else [normalize_label(cell_type) for cell_type in requested]
+
+
 def universality_wildcard_pattern(names):
     """Regex matching exactly one of ``names`` (wildcard constraint: type and source names contain underscores)."""
     import re
@@ -222,13 +259,6 @@ def universality_gene_set_input(wildcards):
     return {"gmt": entry["gmt"]} if "gmt" in entry else {}
 
 
-def loto_seed(wildcards):
-    """Seed of the network holding out wildcards.cell_type (cic.stages.universality.loto_seed)."""
-    from cic.stages.universality import loto_seed as seed_of_type
-
-    return seed_of_type(config["seed"], wildcards.cell_type)
-
-
 def loto_held_out_types():
     """The held-out cell types, as listed by the checkpoint of workflow/rules/universality.smk (from splits.tsv)."""
     with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
@@ -236,11 +266,13 @@ def loto_held_out_types():
 
 
 def loto_model_inputs(wildcards):
-    """The model of every held-out type (one training job each), for the evaluation of Fig 3; with
-    training.batched_folds the one directory that the stacked job writes them to."""
+    """The model of every held-out type (one training job each, the wildcard is the type's file name,
+    cic.labels.safe_name), for the evaluation of Fig 3; with training.batched_folds the one directory that the
+    stacked job writes them to."""
     if config["training"].get("batched_folds", False):
         return ["results/models/loto"]
-    return expand("results/models/loto/{cell_type}/model.pt", cell_type=loto_held_out_types())
+    return expand("results/models/loto/{cell_type}/model.pt",
+                  cell_type=[safe_name(cell_type) for cell_type in loto_held_out_types()])
 
 
 def universality_outputs():
@@ -283,6 +315,7 @@ def perturbation_outputs():
     tables = [f"results/tables/perturbation_{name}" for name in ("gene_sets.gmt", "changes.tsv", "counts.tsv",
                                                                  "summary.tsv")]
     tables += [f"results/tables/perturbation_enrichment_{source}.tsv" for source in sources]
+    # No enrichment source, no figures (cic.defaults); the gene sets and the summary are still made.
     figures = [f"results/figures/{figure}.{ext}" for figure in settings["figures"] for ext in ("png", "svg")]
     figures += [f"results/networks/{figure}.{ext}" for figure in settings["figures"] for ext in ("gexf", "graphml")]
     if DATASET["source"] == "synthetic":

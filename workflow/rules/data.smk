@@ -113,3 +113,29 @@ rule plot_data_overview:
         "../../envs/cic.yaml"
     script:
         "../scripts/plot_data_overview.py"
+
+
+# The identifiers of the data and of every GMT source of enrichment.sources (cic.identifiers): a source that shares
+# too few genes with the data (probe sets against gene symbols) stops the run with one line. Every enrichment rule
+# reads this table, and its priority runs it as soon as the data are prepared, before the long training jobs.
+rule check_gene_set_overlap:
+    input:
+        unpack(lambda wildcards: {f"gmt_{name}": path for name, path in gene_set_files().items()}),
+        expression="results/data/expression.h5ad",
+    output:
+        "results/tables/gene_set_overlap.tsv",
+    params:
+        sources=config["enrichment"]["sources"],
+        min_gene_overlap=config["enrichment"]["min_gene_overlap"],
+    priority: 50
+    log:
+        "results/logs/data/check_gene_set_overlap.log",
+    benchmark:
+        "results/benchmarks/data/check_gene_set_overlap.tsv"
+    threads: 1
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/check_gene_set_overlap.py"

@@ -44,6 +44,7 @@ rule enrich_perturbation_gene_sets:
         ),
         gmt="results/tables/perturbation_gene_sets.gmt",
         expression="results/data/expression.h5ad",
+        overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
     output:
         "results/tables/perturbation_enrichment_{enrichment_source}.tsv",
     wildcard_constraints:

@@ -139,7 +139,7 @@ rule evaluate_reconstruction:
         wilcoxon="results/tables/fig2ef_wilcoxon.tsv",
     params:
         max_rank=config["reconstruction"]["max_rank"],
-        example_cell_types=config["reconstruction"]["example_cell_types"],
+        example_cell_types=example_cell_types(),
     log:
         "results/logs/reconstruction/evaluate_reconstruction.log",
     benchmark:

@@ -26,6 +26,8 @@ checkpoint list_held_out_cell_types:
 
 # training.batched_folds: one job trains every leave-one-type-out network as one stacked model (same architecture,
 # one seed per type as in the per-type jobs) into results/models/loto/<type>/; false: one job per held-out type.
+# <type> is the type's file name (cic.labels.safe_name: b_cell stays b_cell, "CD4+ T" becomes CD4_T_<hash>); the
+# script finds the label in the checkpoint's list.
 if config["training"].get("batched_folds", False):
 
     rule train_loto_models_batched:
@@ -59,6 +61,7 @@ else:
         input:
             expression="results/data/expression.h5ad",
             splits="results/data/splits.tsv",
+            cell_types="results/tables/fig3_held_out_cell_types.txt",
             **architecture_input(),
         output:
             model="results/models/loto/{cell_type}/model.pt",
@@ -66,9 +69,9 @@ else:
         params:
             architecture=selected_architecture,
             training=config["training"] | config["universality"]["training"],
-            seed=loto_seed,
+            seed=config["seed"],
         wildcard_constraints:
-            cell_type="[^/]+",
+            cell_type=SAFE_NAME_PATTERN,
         log:
             "results/logs/loto/{cell_type}.log",
         benchmark:
@@ -156,6 +159,7 @@ rule enrich_loto_genes:
         unpack(universality_gene_set_input),
         genes="results/tables/de_{pair}_up_genes.txt",
         de_table="results/tables/de_{pair}.tsv",
+        overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
     output:
         "results/tables/enrichment_{pair}_{source}.tsv",
     params:

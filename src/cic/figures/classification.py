@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from cic.figures import save_figure
+from cic.figures import BLUE, VERMILLION, display_labels, save_figure, scaled_font, wrap_to_width
 from cic.paper import paper_value
 import matplotlib.pyplot as plt  # after cic.figures, which selects the headless backend
 from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
@@ -37,10 +37,20 @@ def plot_confusion_matrices(predictions: pd.DataFrame, metrics: pd.DataFrame, pn
     if metrics.empty:
         raise ValueError("no models to draw")
     classes = sorted(set(predictions["cell_type"].astype(str)) | set(predictions["predicted"].astype(str)))
-    columns = min(4, len(metrics))
+    n = len(classes)
+    columns = min(3 if len(metrics) > 4 else 4, len(metrics))
     rows = math.ceil(len(metrics) / columns)
-    size = 1.2 + 0.2 * len(classes)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size), squeeze=False)
+    # Cells get smaller (down to 0.14 in) and fonts with them as the types get many; class names are written once,
+    # on the outer panels (left column, bottom row: the panels share both axes), on one line each.
+    cell = float(np.clip(3.6 / n, 0.14, 0.32))
+    side = max(2.2, cell * n)
+    tick_font = scaled_font(n, largest=8.0, per_step=0.12)
+    count_font = float(np.clip(cell * 72 * 0.5, 5.5, 8.0))
+    names = display_labels(classes, width=56, max_lines=1)
+    name_room = min(3.2, 0.6 * tick_font / 72 * max(len(name) for name in names))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * (side + 0.35) + name_room + 0.3,
+                                                     rows * (side + 0.7) + name_room + 0.4),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
     for ax, record in zip(axes.flat, metrics.to_dict("records")):
         chosen = predictions[(predictions["features"] == record["features"])
                              & (predictions["classifier"] == record["classifier"])]
@@ -49,16 +59,25 @@ def plot_confusion_matrices(predictions: pd.DataFrame, metrics: pd.DataFrame, pn
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(1, matrix.max()))
         for (i, j), count in np.ndenumerate(matrix):
             if count:
-                ax.text(j, i, str(count), ha="center", va="center", fontsize=6,
-                        color="white" if count > matrix.max() / 2 else ("tab:red" if i != j else "black"))
-        ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(classes)), classes, fontsize=6)
-        ax.set_xlabel("predicted", fontsize=8)
-        ax.set_ylabel("true", fontsize=8)
-        ax.set_title(f"{record['model']}\n{int(record['misclassified'])} of {int(record['n_test'])} misclassified",
-                     fontsize=9)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=count_font,
+                        color="white" if count > matrix.max() / 2 else (VERMILLION if i != j else "black"))
+        ax.set_xticks(range(n), names, rotation=90, fontsize=tick_font)
+        ax.set_yticks(range(n), names, fontsize=tick_font)
+        ax.tick_params(labelbottom=False, labelleft=False)
+        ax.set_title(wrap_to_width(f"{record['model']}\n{int(record['misclassified'])} of {int(record['n_test'])} "
+                                   f"misclassified", side + 0.3, 9), fontsize=9)
+    used = len(metrics)
+    for index, ax in enumerate(axes.flat):
+        row, column = divmod(index, columns)
+        if index >= used:
+            ax.axis("off")
+            continue
+        if column == 0:
+            ax.tick_params(labelleft=True)
+            ax.set_ylabel("true", fontsize=8)
+        if index + columns >= used:  # nothing drawn below it: the bottom of its column
+            ax.tick_params(labelbottom=True)
+            ax.set_xlabel("predicted", fontsize=8)
     fig.suptitle("Supp Fig S7: test-set confusion matrices", fontsize=11)
     save_figure(fig, png_path, svg_path)
 
@@ -126,8 +145,8 @@ def plot_noise_robustness(folds: pd.DataFrame, by_sigma: pd.DataFrame, png_path:
         raise ValueError("no fold accuracies at sigma 0 (clean test inputs)")
     mean, se = clean["accuracy"].mean(), clean["accuracy"].sem()
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
-    left.bar(clean["fold"].astype(str), clean["accuracy"], color="tab:blue")
-    left.axhline(mean, color="tab:blue", linewidth=1,
+    left.bar(clean["fold"].astype(str), clean["accuracy"], color=BLUE)
+    left.axhline(mean, color=BLUE, linewidth=1,
                  label=f"this run: {mean:.3f} ± {0 if pd.isna(se) else se:.3f} (SE)")
     left.axhline(paper_value("noise_accuracy_mean"), color="0.4", linestyle="--", linewidth=1,
                  label=f"paper: {paper_value('noise_accuracy_mean'):.3f}")
@@ -137,7 +156,8 @@ def plot_noise_robustness(folds: pd.DataFrame, by_sigma: pd.DataFrame, png_path:
     left.set_title(f"Trained with input noise N(0, {clean['train_noise_sd'].iloc[0]:g})")
     left.legend(loc="lower right")
     by_sigma = by_sigma.sort_values("sigma")
-    right.errorbar(by_sigma["sigma"], by_sigma["mean"], yerr=by_sigma["se"].fillna(0.0), marker="o", capsize=3)
+    right.errorbar(by_sigma["sigma"], by_sigma["mean"], yerr=by_sigma["se"].fillna(0.0), marker="o", capsize=3,
+                   color=BLUE)
     right.set_ylim(0, 1.02)
     right.set_xlabel("sd of the noise added to the test inputs")
     right.set_ylabel("mean test accuracy over folds")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cic.evaluation import curve_summary, wilcoxon_rep_closer
-from cic.figures import save_figure
+from cic.figures import BLUE, VERMILLION, line_styles, save_figure, wrap_label, wrap_to_width
 import matplotlib.pyplot as plt  # after cic.figures, which selects the headless backend
 
 # Values reported in the paper ("Accuracy of Cell Identity Codes").
@@ -21,8 +21,8 @@ PAPER_CV_PLATEAU_MSE = 0.11  # mean test MSE from epoch 66 on (Fig 2a)
 PAPER_WILCOXON_P_BELOW = 1e-15  # Fig 2e/2f
 
 METRIC_LABELS = {"spearman": "Spearman correlation", "mse": "MSE"}
-GEP_GEP_COLOR = "tab:red"  # Fig 2d colours: red = two GEPs, blue = GEP vs its REP
-REP_GEP_COLOR = "tab:blue"
+GEP_GEP_COLOR = VERMILLION  # Fig 2d colours: red = two GEPs, blue = GEP vs its REP (Okabe-Ito: colour-blind safe)
+REP_GEP_COLOR = BLUE
 METHOD_LABELS = {"cic": "CIC", "pca": "PCA", "nmf": "NMF", "kpca_poly": "Poly kernel PCA",
                  "kpca_cosine": "Cos kernel PCA", "kpca_rbf": "RBF kernel PCA"}
 
@@ -79,10 +79,11 @@ def plot_mse_curves(frame: pd.DataFrame, group_column: str, png_path: PathLike, 
     if log_y:
         _positive(summary["mean"].to_numpy(), value_column)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for group in summary[group_column].unique():
+    groups = summary[group_column].unique()
+    for group, style in zip(groups, line_styles(len(groups))):
         line = summary[summary[group_column] == group].sort_values(x_column)
         ax.errorbar(line[x_column], line["mean"], yerr=line["se"].fillna(0.0), marker="o", markersize=3,
-                    capsize=2, linewidth=1, label=str(group))
+                    capsize=2, linewidth=1, label=wrap_label(str(group), 40), **style)
     if reference_value is not None:
         ax.axhline(reference_value, color="0.4", linestyle="--", linewidth=1,
                    label=f"{reference_label}: {reference_value:g}")
@@ -90,7 +91,7 @@ def plot_mse_curves(frame: pd.DataFrame, group_column: str, png_path: PathLike, 
         ax.set_yscale("log")
     ax.set_xlabel(x_column)
     ax.set_ylabel(ylabel + (" (log scale)" if log_y else ""))
-    ax.set_title(title)
+    ax.set_title(wrap_to_width(title, 5.8, plt.rcParams["axes.titlesize"]))
     ax.legend(title=legend_title)
     save_figure(fig, png_path, svg_path)
 
@@ -159,7 +160,15 @@ def plot_examples(examples: pd.DataFrame, gep, rep, png_path: PathLike, svg_path
         raise ValueError(f"gep and rep must be matrices of one shape, got {gep.shape} and {rep.shape}")
 
     columns = len(examples)
-    fig, axes = plt.subplots(2, columns, figsize=(3.2 * columns, 6.2), squeeze=False)
+    width = 3.3 * columns + 0.6
+    # Sample ids and cell types can be any length: the titles say which example, the caption below which samples.
+    caption = "\n".join(
+        wrap_to_width(f"Example {number} ({example.cell_type}): sample 1 = {example.sample1_id}, sample 2 = "
+                      f"{example.sample2_id} ({'same study' if example.same_study else 'different studies'})",
+                      width - 0.4, 8)
+        for number, example in enumerate(examples.itertuples(index=False), start=1))
+    fig, axes = plt.subplots(2, columns, figsize=(width, 6.6 + 0.16 * (caption.count("\n") + 1)), squeeze=False,
+                             layout="constrained")
     for column, example in enumerate(examples.itertuples(index=False)):
         sample1 = gep[example.sample1]
         panels = [
@@ -173,19 +182,18 @@ def plot_examples(examples: pd.DataFrame, gep, rep, png_path: PathLike, svg_path
         high = max(sample1.max(), gep[example.sample2].max(), rep[example.sample1].max())
         for ax, other, other_label, color, spearman, mse in panels:
             # Rasterised points keep the SVG small (one point per gene); text and axes stay vector.
-            ax.scatter(sample1, other, s=2, alpha=0.4, color=color, linewidths=0, rasterized=True)
+            ax.scatter(sample1, other, s=2, alpha=0.55, color=color, linewidths=0, rasterized=True)
             ax.plot([low, high], [low, high], color="0.5", linewidth=0.6, linestyle="--")
             ax.set_xlim(low, high)
             ax.set_ylim(low, high)
             ax.set_aspect("equal")
-            ax.set_xlabel("sample 1 GEP (log2 expression)")
-            ax.set_ylabel(f"{other_label} (log2 expression)")
+            ax.set_xlabel("sample 1 GEP (log2 expression)", fontsize=9)
+            if column == 0:
+                ax.set_ylabel(f"{other_label} (log2 expression)", fontsize=9)
             _annotate(ax, f"COR = {spearman:.3f}\nMSE = {mse:.3f}", x=0.03, ha="left")
-        study_note = "same study" if example.same_study else "different studies"
-        axes[0, column].set_title(f"{example.cell_type}\n{example.sample1_id} vs {example.sample2_id} "
-                                  f"({study_note})", fontsize=9)
-        axes[1, column].set_title(f"{example.cell_type}: {example.sample1_id} GEP vs REP", fontsize=9)
-    fig.suptitle("Fig 2d: two similar GEPs (red) vs a GEP and its REP (blue)")
+        axes[0, column].set_title(wrap_to_width(f"Example {column + 1}: {example.cell_type}", 3.1, 9), fontsize=9)
+    fig.suptitle("Fig 2d: two similar GEPs (red, top) vs a GEP and its REP (blue, bottom)")
+    fig.supxlabel(caption, fontsize=8, x=0.01, ha="left", multialignment="left")
     save_figure(fig, png_path, svg_path)
 
 
@@ -247,8 +255,8 @@ def plot_method_comparison(per_sample_mse: dict[str, np.ndarray], png_path: Path
 
     fig, ax = plt.subplots(figsize=(1.1 * len(methods) + 2.5, 4.2))
     boxes = ax.boxplot(values, patch_artist=True, widths=0.6, medianprops={"color": "black"})
-    ax.set_xticks(range(1, len(methods) + 1), [METHOD_LABELS.get(method, method) for method in methods],
-                  rotation=30, ha="right")
+    ax.set_xticks(range(1, len(methods) + 1),
+                  [wrap_label(METHOD_LABELS.get(method, method), 16) for method in methods], rotation=30, ha="right")
     for patch, method in zip(boxes["boxes"], methods):
         patch.set_facecolor(REP_GEP_COLOR if method == "cic" else "0.75")
     if log_scale:

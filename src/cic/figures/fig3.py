@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cic.figures import save_figure
+from cic.figures import display_labels, save_figure, scaled_font
 from cic.figures.fig2 import GEP_GEP_COLOR, METRIC_LABELS, REP_GEP_COLOR, PathLike
 import matplotlib.pyplot as plt  # after cic.figures, which selects the headless backend
 
@@ -28,7 +28,9 @@ def plot_loto_medians(table: pd.DataFrame, png_path: PathLike, svg_path: PathLik
         raise ValueError("the leave-one-type-out table has no row")
     positions = np.arange(len(table))
     width = 0.38
-    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.55 * len(table) + 2), 7.5), sharex=True)
+    n_types = len(table)
+    font = scaled_font(n_types, largest=9.0, per_step=0.1)
+    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.55 * n_types + 2), 7.5), sharex=True)
     for ax, metric in zip(axes, METRIC_LABELS):
         rep_gep = table[f"median_rep_gep_{metric}"].to_numpy(dtype=float)
         nearest = table[f"median_nearest_training_{metric}"].to_numpy(dtype=float)
@@ -49,6 +51,8 @@ def plot_loto_medians(table: pd.DataFrame, png_path: PathLike, svg_path: PathLik
         ax.set_title(f"{METRIC_LABELS[metric]} (numbers: REPs closer to their GEP than every training GEP)",
                      fontsize=9)
     axes[0].legend(loc="lower center", bbox_to_anchor=(0.5, 1.1), ncol=2, frameon=False, fontsize=8)
-    axes[-1].set_xticks(positions, table["cell_type"].astype(str), rotation=45, ha="right")
+    # Whole names (any length, any script), wrapped; the font shrinks a little as the types get many.
+    axes[-1].set_xticks(positions, display_labels(table["cell_type"].astype(str), width=26), rotation=45, ha="right",
+                        rotation_mode="anchor", fontsize=font)
     axes[-1].set_xlabel("held-out cell type (network trained on all other types)")
     save_figure(fig, png_path, svg_path)

@@ -2,7 +2,7 @@
 
 The curve tables (``results/tables/fig8_cv_mse.tsv`` ...) already hold the mean and standard error over folds per
 epoch, so these plots read them as they are (unlike :func:`cic.figures.fig2.plot_mse_curves`, which averages raw
-fold histories). With ten and more lines the legend sits outside the axes and the colours come from tab20.
+fold histories). The legend sits outside the axes; lines take Okabe-Ito colours, and line styles beyond eight.
 """
 
 from __future__ import annotations
@@ -13,17 +13,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cic.figures import save_figure
+from cic.figures import line_styles, save_figure, wrap_label
 import matplotlib.pyplot as plt  # after cic.figures, which selects the headless backend
 from matplotlib.ticker import MaxNLocator
 
 PathLike = str | os.PathLike
 CURVE_COLUMNS = ("epoch", "test_mse_mean", "test_mse_se")
-
-
-def _colors(n: int):
-    palette = plt.get_cmap("tab10" if n <= 10 else "tab20").colors
-    return [palette[i % len(palette)] for i in range(n)]
 
 
 def _draw_curves(ax, curves: pd.DataFrame, group_column: str, order, label: Callable) -> None:
@@ -34,12 +29,13 @@ def _draw_curves(ax, curves: pd.DataFrame, group_column: str, order, label: Call
         raise ValueError("curve table has no rows")
     if (curves["test_mse_mean"] <= 0).any():
         raise ValueError("mean test MSE values <= 0 cannot be drawn on a log scale")
-    for group, color in zip(order, _colors(len(order))):
+    for group, style in zip(order, line_styles(len(order))):
         line = curves[curves[group_column] == group].sort_values("epoch")
         if line.empty:
             raise ValueError(f"curve table has no rows for {group_column} {group!r}")
-        ax.errorbar(line["epoch"], line["test_mse_mean"], yerr=line["test_mse_se"].fillna(0.0), color=color,
-                    marker="o", markersize=2.5, capsize=1.5, linewidth=1, elinewidth=0.8, label=label(group))
+        ax.errorbar(line["epoch"], line["test_mse_mean"], yerr=line["test_mse_se"].fillna(0.0), marker="o",
+                    markersize=2.5, capsize=1.5, linewidth=1, elinewidth=0.8, label=wrap_label(label(group), 36),
+                    **style)
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
@@ -68,7 +64,7 @@ def plot_regularisation(curves: pd.DataFrame, table: pd.DataFrame, reference: st
     _draw_curves(left, curves, "variant", order, str)
     left.set_title("test MSE during training (mean ± SE)")
     left.legend(fontsize=7)
-    colors = _colors(len(order))
+    colors = [style["color"] for style in line_styles(len(order))]
     positions = np.arange(len(order))
     right.barh(positions, table["final_test_mse_mean"], xerr=table["final_test_mse_se"].fillna(0.0), color=colors,
                capsize=3)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cic import io
+from cic.defaults import not_run
 from cic.errors import InputError
 from cic.paper import summary_row
 from cic.perturbation import component_names, genes_in_several_sets, program_kind
@@ -32,6 +33,8 @@ FIGURE_PAPER_KEY = {"fig5": "enriched_compartments_bh", "fig6": "enriched_proces
                     "fig7": "enriched_pathways_bh"}
 ADJUSTED_COLUMN = {"bonferroni": "bonferroni", "bh": "adjusted_p_bh"}
 ALL_TERMS = "all"
+COUNT_COLUMNS = ["scope", "source", "terms", "adjustment", "cutoff", "n_terms", "n_pairs", "n_components_with_term",
+                 "n_components"]
 
 
 def gene_sets(model_path, expression_path, n_sigma: float, top_n: int, gmt_path, changes_path, components_path,
@@ -113,10 +116,9 @@ def count_enrichment(enrichment_paths: Mapping[str, str], gmt_path, figures: Map
         selected = select_terms(tables[source], terms, enrichment_paths[source])
         for cut in count_cutoffs:
             passed = _passing(selected, cut["adjustment"], cut["cutoff"])
-            rows.append({"scope": scope, "source": source, "terms": terms, "adjustment": cut["adjustment"],
-                         "cutoff": cut["cutoff"], "n_terms": passed["term"].nunique(), "n_pairs": len(passed),
-                         "n_components_with_term": passed["component"].nunique(), "n_components": n_components})
-    counts = pd.DataFrame(rows)
+            rows.append([scope, source, terms, cut["adjustment"], cut["cutoff"], passed["term"].nunique(),
+                         len(passed), passed["component"].nunique(), n_components])
+    counts = pd.DataFrame(rows, columns=COUNT_COLUMNS)  # no source (cic.defaults): the header only
     io.write_table(counts, output)
     log.info("enriched terms:\n%s", counts.to_string(index=False))
     return counts
@@ -207,6 +209,9 @@ def summarize(enrichment_paths: Mapping[str, str], gmt_path, components_path, fi
         summary_row("genes_in_two_or_more_sets", len(genes_in_several_sets(sets)),
                     note="paper: 'a few cases'"),
     ]
+    if not enrichment_paths:  # the gene sets are made; what they enrich needs a gene set source (cic.defaults)
+        rows.append(summary_row("enrichment", not_run("enrichment.sources", "a GMT file of the data's gene ids"),
+                                note="Figs 5-7 need a gene set source"))
     for figure, entry in figures.items():
         scope = counts[counts["scope"] == figure]
         what = FIGURE_ANNOTATION[figure] if entry["terms"] == ALL_TERMS else f"{entry['terms']} programs"

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cic import evaluation, io
+from cic import defaults, evaluation, io
 from cic.figures import fig2
 from cic.paper import paper_value, summary_row as _row
 from cic.stages.autoencoder import MAIN_HOLDOUT, load_expression_and_splits, read_histories
@@ -28,7 +28,8 @@ def _test_profiles(expression, splits_path, reproduced):
 
 def evaluate_reconstruction(expression, splits_path, reproduced, max_rank: int, example_cell_types,
                             per_sample_path, rank_counts_path, examples_path, wilcoxon_path) -> None:
-    """Per test sample: rank of its REP (2b/2c), reverse rank, REP-GEP vs nearest GEP-GEP similarity (2e/2f)."""
+    """Per test sample: rank of its REP (2b/2c), reverse rank, REP-GEP vs nearest GEP-GEP similarity (2e/2f); the
+    Fig 2d example pairs of ``example_cell_types`` (labels, or ``auto``: :func:`cic.defaults.example_cell_types`)."""
     gep, rep, samples, _ = _test_profiles(expression, splits_path, reproduced)
     per_sample = samples[["cell_type", "study"]].reset_index()
     counts, tests = [], []
@@ -48,6 +49,8 @@ def evaluate_reconstruction(expression, splits_path, reproduced, max_rank: int, 
                       "p_value_one_sided": p_value,
                       "alternative": "REP-GEP closer than nearest GEP-GEP"})
         log.info("%s: %.1f %% of REPs rank first; Wilcoxon p = %.3g", metric, 100 * np.mean(ranks == 1), p_value)
+    example_cell_types = defaults.example_cell_types(example_cell_types, samples["cell_type"].astype(str))
+    log.info("Fig 2d examples: %s", ", ".join(example_cell_types))
     examples = evaluation.select_examples(samples, gep, rep, tuple(example_cell_types))
     io.write_table(per_sample, per_sample_path)
     io.write_table(pd.concat(counts, ignore_index=True)[["metric", "rank", "count", "fraction"]], rank_counts_path)

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from cic import io
+from cic.defaults import PAPER_DE_PAIR, not_run
 from cic.errors import InputError
+from cic.labels import normalize_label, safe_name
 from cic.paper import summary_row
 
 if TYPE_CHECKING:
@@ -31,7 +33,11 @@ log = logging.getLogger(__name__)
 
 HOLDOUT_COLUMN = "cell_type"
 # The paper's numbers are about this comparison; other pairs are reported without a paper value.
-PAPER_PAIR = ("b_cell", "t_cell")
+PAPER_PAIR = (PAPER_DE_PAIR["case"], PAPER_DE_PAIR["control"])
+# The summary rows the claims read from the first comparison (cic.claims).
+PAPER_COMPARISON_ROWS = ("loto_closer_fraction_spearman", "loto_wilcoxon_p_spearman", "loto_closer_fraction_mse",
+                         "loto_wilcoxon_p_mse", "b_vs_t_de_genes", "b_vs_t_top_pathway",
+                         "b_vs_t_top_pathway_adjusted_p")
 
 
 def loto_holdout(cell_type: str) -> Holdout:
@@ -49,8 +55,9 @@ def held_out_cell_types(splits: pd.DataFrame, requested: Sequence[str] | None,
     out (its REPs come from the network that never saw it).
     """
     present = list(dict.fromkeys(splits[HOLDOUT_COLUMN].astype(str)))
-    known = ", ".join(present)
-    chosen = list(requested) if requested else present
+    known = ", ".join(repr(cell_type) for cell_type in present)
+    chosen = [normalize_label(cell_type) for cell_type in requested] if requested else present
+    de_pairs = [{side: normalize_label(pair[side]) for side in ("case", "control")} for pair in de_pairs]
     missing = [cell_type for cell_type in chosen if cell_type not in present]
     if missing:
         raise InputError(splits_path, f"column {HOLDOUT_COLUMN} has no sample of {', '.join(missing)}",
@@ -76,7 +83,8 @@ def list_held_out_cell_types(splits_path, requested, de_pairs, output) -> None:
 
     chosen = held_out_cell_types(read_splits(splits_path), requested, de_pairs, splits_path)
     io.write_text("".join(f"{cell_type}\n" for cell_type in chosen), output)
-    log.info("holding out %d cell types one at a time: %s", len(chosen), ", ".join(chosen))
+    log.info("holding out %d cell types one at a time: %s", len(chosen),
+             ", ".join(f"{cell_type!r} (results/models/loto/{safe_name(cell_type)})" for cell_type in chosen))
 
 
 def loto_seed(seed: int, cell_type: str) -> int:
@@ -87,12 +95,17 @@ def loto_seed(seed: int, cell_type: str) -> int:
     return int(seed) + 1000 + zlib.crc32(str(cell_type).encode()) % 100000
 
 
+def loto_model_dir(models_dir, cell_type: str) -> Path:
+    """``<models_dir>/<file name of the type>`` (:func:`cic.labels.safe_name`): where its network is written."""
+    return Path(models_dir) / safe_name(cell_type)
+
+
 def loto_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
     """The model of each held-out type: ``models`` is one path per type (per-type jobs) or the one directory the
-    stacked job writes (training.batched_folds), holding ``<type>/model.pt``."""
+    stacked job writes (training.batched_folds), holding ``<type file name>/model.pt``."""
     models = [str(path) for path in models]
     if len(models) == 1 and Path(models[0]).is_dir():
-        return [str(Path(models[0]) / cell_type / "model.pt") for cell_type in cell_types]
+        return [str(loto_model_dir(models[0], cell_type) / "model.pt") for cell_type in cell_types]
     return models
 
 
@@ -104,12 +117,12 @@ def train_loto_models(expression, splits_path, cell_types_path, architecture: st
     from cic.stages.autoencoder import train_autoencoders
 
     cell_types = read_lines(cell_types_path)
-    directory = Path(models_dir)
     return train_autoencoders(
         expression, splits_path, [loto_holdout(cell_type) for cell_type in cell_types], architecture, training,
         [loto_seed(seed, cell_type) for cell_type in cell_types],
-        [directory / cell_type / "model.pt" for cell_type in cell_types],
-        [directory / cell_type / "history.tsv" for cell_type in cell_types], checkpoint_path, threads)
+        [loto_model_dir(models_dir, cell_type) / "model.pt" for cell_type in cell_types],
+        [loto_model_dir(models_dir, cell_type) / "history.tsv" for cell_type in cell_types], checkpoint_path,
+        threads)
 
 
 def train_loto_model(expression, splits_path, cell_type: str, architecture: str, training: dict, seed: int,
@@ -233,7 +246,7 @@ def _check_model(model_path, meta: Mapping, genes: list[str], cell_type: str) ->
     if (meta.get("holdout_column"), meta.get("holdout_value")) != (HOLDOUT_COLUMN, str(cell_type)):
         raise InputError(model_path, f"was trained holding out {meta.get('holdout_column')} == "
                          f"{meta.get('holdout_value')!r}, not cell_type == {cell_type!r}",
-                         "use the model of results/models/loto/<cell_type>/ for each type")
+                         f"use the model of results/models/loto/{safe_name(cell_type)}/ for that type")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -299,9 +312,8 @@ def read_lines(path) -> list[str]:
 def rank_terms(table: pd.DataFrame) -> pd.DataFrame:
     """Add the two term rankings (1 = best; ties share the best rank).
 
-    ``rank_combined_score``: highest combined score first. The paper ranked Enrichr's terms by z-score; Enrichr's
-    combined score is ln(p) times that z-score, and the offline test reports gseapy's analogue, -ln(p) times the
-    odds ratio. ``rank_adjusted_p``: smallest BH-adjusted p first, ties (BH plateaus) broken by the raw p; since BH
+    ``rank_combined_score``: highest combined score first (Enrichr's -ln(p) times its odds ratio; the paper ranked
+    by Enrichr's z-score, which cannot be computed offline: config/README.md). ``rank_adjusted_p``: smallest BH-adjusted p first, ties (BH plateaus) broken by the raw p; since BH
     keeps the order of the p-values this is the rank by p.
     """
     return table.assign(
@@ -388,11 +400,12 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     from ``activity_path`` and the ``comparisons``' case and control types); each program's rank is summarized.
     The first comparison stands for the paper's B-cell REPs vs T-cell GEPs: its rows ``loto_closer_fraction_*``
     (its case type held out), ``b_vs_t_de_genes`` and ``b_vs_t_top_pathway[_adjusted_p]`` (the top term of
-    ``pathway_source``) are the ones the claims table reads.
+    ``pathway_source``) are the ones the claims table reads. Without a comparison, or without ``pathway_source``
+    (no enrichment source), those rows say "not run: set `<key>`" (:func:`cic.defaults.not_run`).
     """
     from cic import evaluation
 
-    loto = pd.read_csv(loto_path, sep="\t")
+    loto = pd.read_csv(loto_path, sep="\t", dtype={"cell_type": str})
     n_samples = int(loto["n_held_out"].sum())
     rows = [summary_row("held_out_cell_types", len(loto), note="paper: 16, one network each")]
     for metric in evaluation.METRICS:
@@ -414,16 +427,19 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
                 "loto_b_cell_closer_than_training" if record["cell_type"] == PAPER_PAIR[0] else None,
                 f"of {record['n_held_out']}; own GEP closest to the REP (reverse): "
                 f"{record[f'own_gep_closest_to_rep_{metric}']}"))
-    rows += _paper_comparison_rows(loto, de_paths, enrichment_paths, pathway_source)
+    comparisons = comparisons or {pair: dict(zip(("case", "control"), pair.split("_vs_"))) for pair in de_paths}
+    rows += _paper_comparison_rows(loto, de_paths, enrichment_paths, pathway_source, comparisons)
     for pair, path in de_paths.items():
         table = pd.read_csv(path, sep="\t")
         rows.append(summary_row(f"{pair}_de_genes_up", int(table["up_in_case"].sum()),
-                                note=f"of {len(table)} genes tested; limma moderated t, BH"))
+                                note=f"{_described(comparisons[pair])}: of {len(table)} genes tested; limma "
+                                     "moderated t, BH"))
     for (pair, source), path in enrichment_paths.items():
         table = pd.read_csv(path, sep="\t")
         by_score, by_p = _top_term(table, "rank_combined_score"), _top_term(table, "rank_adjusted_p")
         rows.append(summary_row(f"{pair}_{source}_top_term", by_score["term"],
-                                note=f"highest combined score; adjusted p {by_score['adjusted_p_bh']:.3g}"))
+                                note=f"{_described(comparisons[pair])}: highest combined score; adjusted p "
+                                     f"{by_score['adjusted_p_bh']:.3g}"))
         rows.append(summary_row(f"{pair}_{source}_top_term_by_adjusted_p", by_p["term"],
                                 note=f"adjusted p {by_p['adjusted_p_bh']:.3g}"))
         rows.append(summary_row(f"{pair}_{source}_terms_adjusted_p_le_0.05",
@@ -441,15 +457,22 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     io.write_table(pd.DataFrame(rows), output)
 
 
+def _described(comparison: Mapping[str, str]) -> str:
+    """A comparison in the data's own labels, for the notes of the summary."""
+    return f"{comparison['case']} REPs vs {comparison['control']} GEPs"
+
+
 def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
-                           enrichment_paths: Mapping[tuple[str, str], str], pathway_source: str) -> list[dict]:
+                           enrichment_paths: Mapping[tuple[str, str], str], pathway_source: str,
+                           comparisons: Mapping[str, Mapping[str, str]]) -> list[dict]:
     """The rows the claims read, from the first comparison (the paper's B-cell REPs vs T-cell GEPs)."""
     from cic import evaluation
 
-    if not de_paths:
-        return []
+    if not de_paths:  # limma left out (cic.defaults): the claims say which key runs it
+        reason = not_run("universality.de_pairs", "its first case stands for the paper's B cells")
+        return [summary_row(quantity, reason, note="no comparison configured") for quantity in PAPER_COMPARISON_ROWS]
     pair = next(iter(de_paths))
-    case = pair.split("_vs_")[0]
+    case = comparisons[pair]["case"]
     held_out = loto.set_index("cell_type")
     rows = []
     if case in held_out.index:
@@ -464,14 +487,19 @@ def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
                 "'significantly better for REPs than for the samples of other tissues')")))
     de_table = pd.read_csv(de_paths[pair], sep="\t")
     rows.append(summary_row("b_vs_t_de_genes", int(de_table["up_in_case"].sum()), "b_vs_t_de_genes",
-                            f"{pair}: log2 FC > threshold and BH p <= threshold, of {len(de_table)} genes"))
+                            f"{_described(comparisons[pair])}: log2 FC > threshold and BH p <= threshold, of "
+                            f"{len(de_table)} genes"))
     if (pair, pathway_source) in enrichment_paths:
         top = _top_term(pd.read_csv(enrichment_paths[(pair, pathway_source)], sep="\t"), "rank_combined_score")
         rows.append(summary_row("b_vs_t_top_pathway", top["term"], "b_vs_t_top_pathway",
-                                f"{pair}, {pathway_source}: highest combined score (Enrichr's ranking; the paper "
-                                "ranked Enrichr's terms by z-score)"))
+                                f"{_described(comparisons[pair])}, {pathway_source}: highest combined score "
+                                "(Enrichr's ranking; the paper ranked Enrichr's terms by z-score)"))
         rows.append(summary_row("b_vs_t_top_pathway_adjusted_p", top["adjusted_p_bh"],
                                 "b_vs_t_top_pathway_adjusted_p", "BH over the terms tested"))
+    elif pathway_source is None:  # no enrichment source (cic.defaults)
+        rows += [summary_row(quantity, not_run("enrichment.sources", "a GMT file of the data's gene ids"),
+                             note="no gene set source configured")
+                 for quantity in ("b_vs_t_top_pathway", "b_vs_t_top_pathway_adjusted_p")]
     return rows
 
 
