@@ -19,10 +19,15 @@ PER_FOLD = {"training": {"batched_folds": False}}
 LOTO_TARGET = "results/tables/fig3_loto.tsv"
 
 
-def test_test_config_and_default_config_stack_the_folds():
+def test_configs_stack_the_folds_except_the_papers_literal_schedule():
+    """Laptop and one-GPU configs train each group in one job; the literal batch-1 schedule wants a cluster."""
     assert TEST_CONFIG["training"]["batched_folds"] is True
     assert yaml.safe_load((REPO / "config/config.yaml").read_text())["training"]["batched_folds"] is True
-    assert yaml.safe_load((REPO / "config/paper.yaml").read_text())["training"]["batched_folds"] is False
+    assert yaml.safe_load((REPO / "config/paper.yaml").read_text())["training"]["batched_folds"] is True
+    literal = yaml.safe_load((REPO / "config/paper_literal.yaml").read_text())["training"]
+    assert literal["batched_folds"] is False
+    assert (literal["epochs"], literal["iterations_per_epoch"], literal["batch_size"], literal["optimizer"]) == (
+        200, 100, 1, "sgd")
 
 
 def test_loto_is_one_job_with_batched_folds(workflow_copy):

@@ -1,4 +1,4 @@
-"""Layer-spec parsing, mirrored decoders, the classifier autoencoder and seeded initialisation."""
+"""Layer-spec parsing, mirrored decoders, the classifier autoencoder, seeded initialisation and k-network stacks."""
 
 import math
 
@@ -9,6 +9,9 @@ from torch import nn
 from cic.model import (
     Autoencoder,
     ClassifierAutoencoder,
+    NetworkStack,
+    StackedBatchNorm,
+    StackedDropout,
     build_model,
     code_size,
     initialise_weights,
@@ -53,7 +56,7 @@ def test_every_token_builds_its_layer():
     ]
     softmax = model.encoder[2]
     softshrink = model.encoder[7]
-    assert softmax.dim == 1
+    assert softmax.dim == -1  # the features of each sample, also in a [networks, batch, features] block
     assert softshrink.lambd == 0.5
 
 
@@ -224,3 +227,74 @@ def test_initialisation_is_torch7_uniform_in_one_over_sqrt_fan_in():
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d):
             assert torch.equal(module.weight, torch.ones_like(module.weight))
+
+
+# --- k networks in one module ------------------------------------------------------------------------------------
+
+def seeded(model, seed):
+    initialise_weights(model, seed)
+    with torch.no_grad():
+        model.input_mean.uniform_(5, 9, generator=torch.Generator().manual_seed(seed))
+        model.input_scale.uniform_(0.5, 2, generator=torch.Generator().manual_seed(seed + 1))
+    return model.double()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Autoencoder(12, "L7,T,L5,S,L3"),
+    lambda: Autoencoder(12, "L7,B,G,D0.3,L3"),
+    lambda: ClassifierAutoencoder(12, "L6,SP,L3", n_classes=4, classifier_hidden=5),
+])
+def test_a_stack_runs_each_network_as_it_runs_alone(make):
+    networks = [seeded(make(), seed) for seed in (1, 2, 3)]
+    stack = NetworkStack(networks[0], 3).double()
+    for index, network in enumerate(networks):
+        stack.set_network(index, network)
+    x = 7 + torch.randn(3, 10, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    stack.eval()
+    codes, reproduced = stack.encode(x), stack(x)
+    for index, network in enumerate(networks):
+        network.eval()
+        torch.testing.assert_close(codes[index], network.encode(x[index]), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(reproduced[index], network.decode(network.encode(x[index])), rtol=1e-12,
+                                   atol=1e-12)
+        if isinstance(network, ClassifierAutoencoder):
+            torch.testing.assert_close(stack.classify(codes)[index], network(x[index])[1], rtol=1e-12, atol=1e-12)
+        extracted = stack.network(index)
+        assert extracted.metadata() == network.metadata()
+        for name, tensor in network.state_dict().items():
+            assert torch.equal(extracted.state_dict()[name], tensor), name
+
+
+def test_stacked_batchnorm_in_training_mode_is_torchs_on_the_real_rows():
+    """Each network normalises with its own real rows only (the others pad the block) and updates its running
+    statistics as nn.BatchNorm1d does; a network without rows keeps them."""
+    generator = torch.Generator().manual_seed(4)
+    x = torch.randn(3, 8, 5, dtype=torch.float64, generator=generator) * 3 + 2
+    counts = torch.tensor([8, 5, 0])
+    stack_norm = StackedBatchNorm(3, 5).double().train()
+    output = stack_norm(x, counts)
+    for index, count in enumerate(counts.tolist()[:2]):
+        reference = nn.BatchNorm1d(5).double().train()
+        torch.testing.assert_close(output[index, :count], reference(x[index, :count]), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(stack_norm.running_mean[index], reference.running_mean, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(stack_norm.running_var[index], reference.running_var, rtol=1e-12, atol=1e-12)
+    assert torch.equal(stack_norm.running_mean[2], torch.zeros(5, dtype=torch.float64))
+    assert stack_norm.num_batches_tracked.tolist() == [1, 1, 0]
+    assert torch.isfinite(output).all()
+
+
+def test_stacked_dropout_draws_each_networks_mask_from_its_own_generator():
+    x = torch.ones(2, 6, 50)
+    dropout = StackedDropout(0.5).train()
+    first = dropout(x, [6, 4], [torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)])
+    alone = dropout(x[1:], [4], [torch.Generator().manual_seed(2)])
+    assert torch.equal(first[1], alone[0])  # network 1 drops the same units with or without network 0 beside it
+    assert set(first.unique().tolist()) <= {0.0, 2.0}
+    assert torch.equal(first[1, 4:], torch.zeros(2, 50))  # padding rows
+    assert torch.equal(dropout.eval()(x, [6, 4]), x)
+
+
+def test_set_network_refuses_another_architecture():
+    stack = NetworkStack(Autoencoder(12, "L6,G,L3"), 2)
+    with pytest.raises(ValueError, match="architecture"):
+        stack.set_network(0, Autoencoder(12, "L5,G,L3"))

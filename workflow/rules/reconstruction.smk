@@ -2,7 +2,7 @@
 # the profiles (2b-2g).
 
 
-# training.batched_folds: one job trains every fold as one stacked model (cic.batched) and writes the same per-fold
+# training.batched_folds: one job trains every fold at once (cic.train.fit with k networks) and writes the same per-fold
 # files as the per-fold jobs, so the rules downstream cannot tell the difference.
 if config["training"].get("batched_folds", False):
 

@@ -1,7 +1,7 @@
 from cic.runner import run_step
-from cic.stages.autoencoder import cv_holdout, train_autoencoder_folds
+from cic.stages.autoencoder import cv_holdout, train_autoencoders
 
-run_step(lambda: train_autoencoder_folds(
+run_step(lambda: train_autoencoders(
     snakemake.input.expression, snakemake.input.splits, [cv_holdout(fold) for fold in snakemake.params.folds],
     snakemake.params.architecture, snakemake.params.training, snakemake.params.seeds,
     snakemake.output.models, snakemake.output.histories, snakemake.params.checkpoint, snakemake.threads,

@@ -1,7 +1,8 @@
-"""Autoencoder stage: train a network on a subset of samples, encode every profile, reproduce it.
+"""Autoencoder stage: train networks on subsets of samples, encode every profile, reproduce it.
 
 Shared by every experiment that trains: Fig 2a cross-validation, the main 75/25 model, the sweeps (Figs 8, 9),
-leave-one-type-out (Fig 3) and the classifiers. Which samples train and which test is a :class:`Holdout`.
+leave-one-type-out (Fig 3) and the classifiers. Which samples train and which test is a :class:`Holdout`; one call
+of :func:`train_autoencoders` trains one network per holdout (one for a per-fold rule, all folds for a stacked one).
 """
 
 from __future__ import annotations
@@ -62,23 +63,6 @@ def train_config(training: dict, seed: int, **overrides) -> TrainConfig:
     return TrainConfig(**(settings | {"seed": int(seed)} | overrides))
 
 
-def train_autoencoder(expression, splits_path, holdout: Holdout, architecture: str, training: dict, seed: int,
-                      model_path, history_path, threads: int = 1) -> pd.DataFrame:
-    """Train ``architecture`` on the samples outside ``holdout``; test MSE is measured on the holdout each epoch.
-
-    A checkpoint beside the model file lets a killed job resume when the rule is re-run; it is deleted once the
-    final model is written.
-    """
-    torch.set_num_threads(max(1, int(threads)))
-    matrix, splits, genes = load_expression_and_splits(expression, splits_path)
-    test = checked_test_mask(holdout, splits)
-    model = Autoencoder(matrix.shape[1], architecture)
-    log.info("training %s on %d samples x %d genes (%d held out: %s == %s), seed %d", model.spec,
-             int((~test).sum()), matrix.shape[1], int(test.sum()), holdout.column, holdout.value, seed)
-    return fit_and_save(model, matrix[~test], matrix[test], train_config(training, seed), model_path, history_path,
-                        model_meta(genes, holdout, seed))
-
-
 def checked_test_mask(holdout: Holdout, splits: pd.DataFrame) -> np.ndarray:
     """The holdout's test mask, refused when it leaves no training or no test sample."""
     test = holdout.test_mask(splits)
@@ -92,52 +76,54 @@ def model_meta(genes: list[str], holdout: Holdout, seed: int) -> dict:
     return {"genes": genes, "holdout_column": holdout.column, "holdout_value": str(holdout.value), "seed": int(seed)}
 
 
-def train_autoencoder_folds(expression, splits_path, holdouts: list[Holdout], architecture: str, training: dict,
-                            seeds: list[int], model_paths: list, history_paths: list, checkpoint_path,
-                            threads: int = 1) -> list[pd.DataFrame]:
-    """:func:`train_autoencoder` for several holdouts at once (the folds of a cross-validation), stacked into one
-    model by :func:`cic.batched.fit_stacked`: fold i trains on the samples outside ``holdouts[i]`` with
-    ``seeds[i]`` and writes ``model_paths[i]`` and ``history_paths[i]`` exactly as train_autoencoder does (same
-    model file contents, same history columns), to floating-point rounding.
+def default_checkpoint(model_path) -> Path:
+    """The checkpoint of a job training one network: beside its model file (model.checkpoint.pt)."""
+    return Path(model_path).with_name(Path(model_path).stem + ".checkpoint.pt")
 
-    ``checkpoint_path``: the stacked run's checkpoint (a killed job resumes when the rule is re-run), deleted once
-    every model is written.
+
+def train_autoencoders(expression, splits_path, holdouts: list[Holdout], architecture: str, training: dict,
+                       seeds: list[int], model_paths: list, history_paths: list, checkpoint_path=None,
+                       threads: int = 1) -> list[pd.DataFrame]:
+    """Train one network of ``architecture`` per holdout, all at once (:func:`cic.train.fit`; one holdout for a
+    job that trains one network): network i trains on the samples outside ``holdouts[i]`` with ``seeds[i]``
+    (its validation subset drawn from them, stratified by cell type), is tested on the holdout after every epoch,
+    and ends in ``model_paths[i]`` (the weights of its best validation epoch) and ``history_paths[i]``.
+
+    ``checkpoint_path`` (default: beside the first model file) lets a killed job resume when the rule is re-run;
+    it is deleted once every model is written.
     """
-    from cic.batched import fit_stacked
-
-    if not len(holdouts) == len(seeds) == len(model_paths) == len(history_paths):
-        raise ValueError(f"train_autoencoder_folds needs one seed, model path and history path per holdout, got "
+    if not len(holdouts) == len(seeds) == len(model_paths) == len(history_paths) >= 1:
+        raise ValueError(f"train_autoencoders needs one seed, model path and history path per holdout, got "
                          f"{len(holdouts)} holdouts, {len(seeds)} seeds, {len(model_paths)} model paths and "
                          f"{len(history_paths)} history paths")
     torch.set_num_threads(max(1, int(threads)))
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
-    tests = [checked_test_mask(holdout, splits) for holdout in holdouts]
     template = Autoencoder(matrix.shape[1], architecture)
-    log.info("training %d folds of %s on %d genes together (held out: %s)", len(holdouts), template.spec,
-             matrix.shape[1], ", ".join(f"{h.column} == {h.value}" for h in holdouts))
-    models, histories = fit_stacked(template, matrix, [np.flatnonzero(~test) for test in tests],
-                                    train_config(training, seeds[0]), [int(seed) for seed in seeds],
-                                    test_rows=[np.flatnonzero(test) for test in tests],
-                                    checkpoint_path=checkpoint_path, history_paths=history_paths)
-    for model, holdout, seed, path, history in zip(models, holdouts, seeds, model_paths, histories):
-        save_model(model, path, model_meta(genes, holdout, seed))
-        log.info("%s == %s: final test MSE %.4f after %d epochs", holdout.column, holdout.value,
-                 history["test_mse"].iloc[-1], len(history))
-    Path(checkpoint_path).unlink(missing_ok=True)
-    return histories
+    log.info("training %s on %d genes for %d holdout(s): %s", template.spec, matrix.shape[1], len(holdouts),
+             ", ".join(f"{h.column} == {h.value}" for h in holdouts))
+    return fit_and_save(template, matrix, splits, holdouts, train_config(training, seeds[0]), seeds, model_paths,
+                        history_paths, checkpoint_path, [model_meta(genes, h, s) for h, s in zip(holdouts, seeds)])
 
 
-def fit_and_save(model: Autoencoder, train_x, test_x, config: TrainConfig, model_path, history_path, meta: dict,
-                 train_labels=None, test_labels=None) -> pd.DataFrame:
-    """:func:`cic.train.fit` with a checkpoint beside ``model_path`` (a killed job resumes when the rule is
-    re-run), then :func:`cic.train.save_model` with ``meta``; the checkpoint is deleted once the model is written."""
-    checkpoint = Path(model_path).with_name(Path(model_path).stem + ".checkpoint.pt")
-    history = fit(model, train_x, config, test_x=test_x, train_labels=train_labels, test_labels=test_labels,
-                  checkpoint_path=checkpoint, history_path=history_path)
-    save_model(model, model_path, meta)
+def fit_and_save(template: Autoencoder, matrix: np.ndarray, splits: pd.DataFrame, holdouts: list[Holdout],
+                 config: TrainConfig, seeds: list[int], model_paths: list, history_paths: list, checkpoint_path,
+                 metas: list[dict], labels: np.ndarray | None = None) -> list[pd.DataFrame]:
+    """:func:`cic.train.fit` of one network per holdout (validation stratified by the splits' cell type), with a
+    checkpoint (default: beside the first model file; deleted at the end), then :func:`cic.train.save_model` of
+    each network with its ``metas[i]``."""
+    tests = [checked_test_mask(holdout, splits) for holdout in holdouts]
+    checkpoint = Path(checkpoint_path) if checkpoint_path is not None else default_checkpoint(model_paths[0])
+    networks, histories = fit(template, matrix, config, train_rows=[np.flatnonzero(~test) for test in tests],
+                              test_rows=[np.flatnonzero(test) for test in tests], seeds=[int(s) for s in seeds],
+                              labels=labels, strata=splits["cell_type"].astype(str).to_numpy(),
+                              checkpoint_path=checkpoint, history_paths=history_paths)
+    for network, path, meta, holdout, history in zip(networks, model_paths, metas, holdouts, histories):
+        save_model(network, path, meta)
+        kept = history[history["kept"]].iloc[0]
+        log.info("%s == %s: kept epoch %d of %d, test MSE %.4f (validation %.4f)", holdout.column, holdout.value,
+                 kept["epoch"], len(history), kept["test_mse"], kept["validation_mse"])
     checkpoint.unlink(missing_ok=True)
-    log.info("final test MSE %.4f after %d epochs", history["test_mse"].iloc[-1], len(history))
-    return history
+    return histories
 
 
 def encode_profiles(model_path, expression, splits_path, codes_path, reproduced_path) -> None:

@@ -64,27 +64,25 @@ def _new_classifier_autoencoder(n_genes: int, architecture: str, n_classes: int,
 def train_classifier_autoencoder(expression, splits_path, architecture: str, training: dict, settings: dict,
                                  seed: int, model_path, history_path, codes_path, architecture_path,
                                  threads: int = 1) -> None:
-    """Fig 4's network on the main split's training samples (history on its test samples); CICs of every
-    sample; its layers as a table (:func:`architecture_table`), from which Fig 4 is drawn."""
+    """Fig 4's network on the main split's training samples (its validation subset drawn from them; history on
+    its test samples); CICs of every sample; its layers as a table (:func:`architecture_table`), from which Fig 4
+    is drawn."""
     import torch
 
-    from cic.stages.autoencoder import (MAIN_HOLDOUT, checked_test_mask, fit_and_save, load_expression_and_splits,
-                                        model_meta, write_codes)
-    from cic.train import encode
+    from cic.stages.autoencoder import MAIN_HOLDOUT, fit_and_save, load_expression_and_splits, model_meta, write_codes
+    from cic.train import encode, load_model
 
     torch.set_num_threads(max(1, int(threads)))
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
-    test = checked_test_mask(MAIN_HOLDOUT, splits)
     classes, labels = _class_labels(splits)
-    model = _new_classifier_autoencoder(matrix.shape[1], architecture, len(classes), settings)
+    template = _new_classifier_autoencoder(matrix.shape[1], architecture, len(classes), settings)
     config = classifier_training(training, settings, seed)
-    log.info("training classifier autoencoder %s (head hidden: %s) on %d samples, %d classes, weight %.2f",
-             model.spec, settings["classifier_hidden"], int((~test).sum()), len(classes),
-             config.classification_weight)
-    history = fit_and_save(model, matrix[~test], matrix[test], config, model_path, history_path,
-                           model_meta(genes, MAIN_HOLDOUT, seed) | {"classes": classes},
-                           labels[~test], labels[test])
-    log.info("classifier head test accuracy %.3f", history["test_accuracy"].iloc[-1])
+    log.info("training classifier autoencoder %s (head hidden: %s), %d classes, weight %.2f", template.spec,
+             settings["classifier_hidden"], len(classes), config.classification_weight)
+    history, = fit_and_save(template, matrix, splits, [MAIN_HOLDOUT], config, [seed], [model_path], [history_path],
+                            None, [model_meta(genes, MAIN_HOLDOUT, seed) | {"classes": classes}], labels)
+    log.info("classifier head test accuracy %.3f", history.loc[history["kept"], "test_accuracy"].iloc[0])
+    model, _ = load_model(model_path)
     write_codes(encode(model, matrix), splits, codes_path)
     io.write_table(architecture_table(model), architecture_path)
 
@@ -198,7 +196,7 @@ def train_noise_fold(expression, splits_path, fold: int, architecture: str, trai
 
     from cic import classify
     from cic.stages.autoencoder import Holdout, checked_test_mask, fit_and_save, load_expression_and_splits, model_meta
-    from cic.train import predict
+    from cic.train import load_model, predict
 
     torch.set_num_threads(max(1, int(threads)))
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
@@ -206,17 +204,18 @@ def train_noise_fold(expression, splits_path, fold: int, architecture: str, trai
     test = checked_test_mask(holdout, splits)
     classes, labels = _class_labels(splits)
     scaling = classify.MinMaxScaling.fit(matrix[~test])
-    train_x, test_x = scaling.transform(matrix[~test]), scaling.transform(matrix[test])
+    scaled = scaling.transform(matrix)
     noise = settings["noise"]
     config = classifier_training(training, settings, seed, **(dict(noise.get("training") or {})
                                                                | {"input_noise_sd": float(noise["input_noise_sd"])}))
-    model = _new_classifier_autoencoder(matrix.shape[1], architecture, len(classes), settings)
+    template = _new_classifier_autoencoder(matrix.shape[1], architecture, len(classes), settings)
     log.info("noise fold %d: %d training, %d test samples, input noise sd %.3g, %d epochs", fold,
              int((~test).sum()), int(test.sum()), config.input_noise_sd, config.epochs)
-    fit_and_save(model, train_x, test_x, config, model_path, history_path,
-                 model_meta(genes, holdout, seed) | {"classes": classes, "scaling_minimum": scaling.minimum.tolist(),
-                                                     "scaling_span": scaling.span.tolist()},
-                 labels[~test], labels[test])
+    fit_and_save(template, scaled, splits, [holdout], config, [seed], [model_path], [history_path], None,
+                 [model_meta(genes, holdout, seed) | {"classes": classes, "scaling_minimum": scaling.minimum.tolist(),
+                                                      "scaling_span": scaling.span.tolist()}], labels)
+    model, _ = load_model(model_path)
+    test_x = scaled[test]
     rows = []
     for index, sigma in enumerate(noise_test_sigmas(settings)):
         noisy = classify.add_gaussian_noise(test_x, sigma, seed + 1000 + index)
@@ -278,8 +277,10 @@ def summarize(metrics_path, classifier_history_path, noise_fold_paths, splits_pa
         rows.append(_row(f"accuracy_{key}", float(record["accuracy"]), note=label))
         rows.append(_row(f"macro_f1_{key}", float(record["macro_f1"]), note=label))
     history = pd.read_csv(classifier_history_path, sep="\t")
-    rows.append(_row("classifier_ae_test_mse", float(history["test_mse"].iloc[-1]),
-                     note="classifier autoencoder's reconstruction MSE on the test samples, last epoch"))
+    kept = history[history["kept"]] if "kept" in history.columns else history.tail(1)
+    rows.append(_row("classifier_ae_test_mse", float(kept["test_mse"].iloc[0]),
+                     note=f"classifier autoencoder's reconstruction MSE on the test samples, epoch "
+                          f"{int(kept['epoch'].iloc[0])} (the one kept)"))
     clean = folds[folds["sigma"] == 0]["accuracy"]
     sigma = sigma.set_index("sigma")
     n_folds = len(clean)

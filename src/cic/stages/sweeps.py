@@ -40,10 +40,19 @@ def read_runs(history_paths, keys, folds, key_name: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def kept_epochs(histories: pd.DataFrame, key_name: str) -> pd.DataFrame:
+    """One row per run: the epoch whose weights the run kept (its best validation epoch, column ``kept``), or its
+    last epoch for histories without that column."""
+    if "kept" in histories.columns:
+        return histories[histories["kept"].astype(str).str.lower() == "true"]
+    return histories.loc[histories.groupby([key_name, "fold"], sort=False)["epoch"].idxmax()]
+
+
 def final_errors(histories: pd.DataFrame, key_name: str) -> pd.DataFrame:
-    """Per key: mean and standard error over folds of the LAST epoch's test MSE (the ranking criterion), the mean
-    final train MSE, the lowest point of the mean test curve, and the numbers of folds and epochs."""
-    last = histories.loc[histories.groupby([key_name, "fold"], sort=False)["epoch"].idxmax()]
+    """Per key: mean and standard error over folds of the test MSE of the kept epoch (the weights each run ends
+    with, chosen on its validation samples: the ranking criterion), the mean train MSE of that epoch, the lowest
+    point of the mean test curve, the numbers of folds and of epochs trained."""
+    last = kept_epochs(histories, key_name)
     test = evaluation.curve_summary(last, [key_name], "test_mse").set_index(key_name)
     train = last.groupby(key_name, sort=False)["train_mse"].mean()
     curve = evaluation.curve_summary(histories, [key_name, "epoch"], "test_mse")
@@ -54,7 +63,7 @@ def final_errors(histories: pd.DataFrame, key_name: str) -> pd.DataFrame:
         "final_train_mse_mean": train.reindex(test.index).to_numpy(),
         "min_test_mse_mean": curve.groupby(key_name, sort=False)["mean"].min().reindex(test.index).to_numpy(),
         "folds": test["n"].astype(int).to_numpy(),
-        "epochs": last.groupby(key_name, sort=False)["epoch"].max().reindex(test.index).astype(int).to_numpy(),
+        "epochs": histories.groupby(key_name, sort=False)["epoch"].max().reindex(test.index).astype(int).to_numpy(),
     })
 
 
@@ -107,8 +116,8 @@ def compare_regularisation(history_paths, variants, folds, architectures: dict, 
                            reference: str, curve_path, table_path) -> None:
     """Regularisation table: each variant's final test MSE and its paired change against ``reference``.
 
-    Runs of a fold share the seed, so a variant's change is measured per fold (variant minus reference at the
-    last epoch) and summarised by mean, standard error and a paired t-test over folds (p NaN with one fold).
+    Runs of a fold share the seed, so a variant's change is measured per fold (variant minus reference, each at its
+    kept epoch) and summarised by mean, standard error and a paired t-test over folds (p NaN with one fold).
     """
     histories = read_runs(history_paths, list(variants), folds, "variant")
     if reference not in set(variants):
@@ -122,8 +131,7 @@ def compare_regularisation(history_paths, variants, folds, architectures: dict, 
     table.insert(3, "kind", table["variant"].map(
         lambda name: variant_kind(name, reference, architectures[name], architectures[reference])))
     table["generalisation_gap"] = table["final_test_mse_mean"] - table["final_train_mse_mean"]
-    last = histories.loc[histories.groupby(["variant", "fold"], sort=False)["epoch"].idxmax()]
-    per_fold = last.pivot(index="fold", columns="variant", values="test_mse")
+    per_fold = kept_epochs(histories, "variant").pivot(index="fold", columns="variant", values="test_mse")
     changes = []
     for name in table["variant"]:
         both = per_fold[[name, reference]].dropna().to_numpy()  # columns: variant, reference (same if name is it)

@@ -111,13 +111,13 @@ def loto_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
 
 def train_loto_models(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
                       models_dir, checkpoint_path, threads: int = 1) -> list[pd.DataFrame]:
-    """Every leave-one-type-out network of ``cell_types_path`` at once, stacked into one model
-    (:func:`cic.stages.autoencoder.train_autoencoder_folds`): writes ``<models_dir>/<type>/model.pt`` and
-    ``history.tsv``, the files (and seeds) of :func:`train_loto_model`, to floating-point rounding."""
-    from cic.stages.autoencoder import train_autoencoder_folds
+    """Every leave-one-type-out network of ``cell_types_path`` in one call
+    (:func:`cic.stages.autoencoder.train_autoencoders`): writes ``<models_dir>/<type>/model.pt`` and
+    ``history.tsv``, each network with its per-type seed (:func:`loto_seed`), as :func:`train_loto_model` does."""
+    from cic.stages.autoencoder import train_autoencoders
 
     cell_types = read_lines(cell_types_path)
-    return train_autoencoder_folds(
+    return train_autoencoders(
         expression, splits_path, [loto_holdout(cell_type) for cell_type in cell_types], architecture, training,
         [loto_seed(seed, cell_type) for cell_type in cell_types],
         [loto_model_dir(models_dir, cell_type) / "model.pt" for cell_type in cell_types],
@@ -128,10 +128,10 @@ def train_loto_models(expression, splits_path, cell_types_path, architecture: st
 def train_loto_model(expression, splits_path, cell_type: str, architecture: str, training: dict, seed: int,
                      model_path, history_path, threads: int = 1) -> pd.DataFrame:
     """Train the selected network on every type except ``cell_type`` (the held-out samples are the test set)."""
-    from cic.stages.autoencoder import train_autoencoder
+    from cic.stages.autoencoder import train_autoencoders
 
-    return train_autoencoder(expression, splits_path, loto_holdout(cell_type), architecture, training, seed,
-                             model_path, history_path, threads)
+    return train_autoencoders(expression, splits_path, [loto_holdout(cell_type)], architecture, training, [seed],
+                              [model_path], [history_path], threads=threads)[0]
 
 
 # --------------------------------------------------------------------------------------------------------------
