@@ -206,3 +206,10 @@ def test_curve_summary_mean_and_standard_error():
     assert summary["n"].tolist() == [2, 2]
     with pytest.raises(ValueError, match="missing"):
         ev.curve_summary(history, ["noise"])
+
+
+def test_examples_of_data_without_studies_say_nothing_about_studies():
+    samples = pd.DataFrame({"cell_type": ["a", "a", "b", "b"], "study": ["s"] * 4}, index=list("wxyz"))
+    gep = np.random.default_rng(0).normal(size=(4, 30))
+    examples = ev.select_examples(samples, gep, gep, cell_types=("a", "b"))
+    assert examples["same_study"].isna().all()

@@ -264,7 +264,8 @@ def select_examples(samples: pd.DataFrame, gep, rep, cell_types=("colon", "neuro
     Ties go to the lowest row indices, so the choice is deterministic. Types with < 2 test samples are skipped.
 
     Returns one row per chosen type: ``cell_type``, ``sample1``/``sample2`` (row positions), ``sample1_id``/
-    ``sample2_id`` (index labels of ``samples``), ``same_study``, and ``gep_gep_spearman``, ``gep_gep_mse``
+    ``sample2_id`` (index labels of ``samples``), ``same_study`` (``None`` when every sample has one study: data
+    without a study column say nothing about studies), and ``gep_gep_spearman``, ``gep_gep_mse``
     (sample 1 vs sample 2) and ``rep_gep_spearman``, ``rep_gep_mse`` (sample 1 GEP vs its REP).
     """
     gep, rep = _as_profile_pair(gep, rep, "gep", "rep", same_samples=True)
@@ -295,7 +296,7 @@ def select_examples(samples: pd.DataFrame, gep, rep, cell_types=("colon", "neuro
             "sample2": sample2,
             "sample1_id": samples.index[sample1],
             "sample2_id": samples.index[sample2],
-            "same_study": bool(studies[sample1] == studies[sample2]),
+            "same_study": bool(studies[sample1] == studies[sample2]) if len(set(studies)) > 1 else None,
             **_pair_metrics("gep_gep", gep[[sample1]], gep[[sample2]]),
             **_pair_metrics("rep_gep", gep[[sample1]], rep[[sample1]]),
         })

@@ -56,6 +56,13 @@ def _format_p(p_value: float) -> str:
     return f"p < {np.finfo(float).tiny:.1e}" if p_value == 0 else f"p = {p_value:.2g}"
 
 
+def _study_note(same_study) -> str:
+    """' (same study)' / ' (different studies)', or nothing when the data have no studies (NaN or None)."""
+    if same_study is None or (isinstance(same_study, float) and np.isnan(same_study)):
+        return ""
+    return " (same study)" if same_study else " (different studies)"
+
+
 def _annotate(ax, text: str, x: float = 0.98, y: float = 0.95, ha: str = "right") -> None:
     ax.text(x, y, text, transform=ax.transAxes, ha=ha, va="top", fontsize=8,
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7"})
@@ -164,7 +171,7 @@ def plot_examples(examples: pd.DataFrame, gep, rep, png_path: PathLike, svg_path
     # Sample ids and cell types can be any length: the titles say which example, the caption below which samples.
     caption = "\n".join(
         wrap_to_width(f"Example {number} ({example.cell_type}): sample 1 = {example.sample1_id}, sample 2 = "
-                      f"{example.sample2_id} ({'same study' if example.same_study else 'different studies'})",
+                      f"{example.sample2_id}{_study_note(example.same_study)}",
                       width - 0.4, 8)
         for number, example in enumerate(examples.itertuples(index=False), start=1))
     fig, axes = plt.subplots(2, columns, figsize=(width, 6.6 + 0.16 * (caption.count("\n") + 1)), squeeze=False,
