@@ -45,3 +45,23 @@ def test_the_test_config_holds_only_differences_from_the_defaults():
 
     assert list(repeated(defaults, overlay)) == []
     assert load_test_config()["dataset"]["source"] == "synthetic"  # the rest comes from config.yaml
+
+
+def test_an_overlay_does_not_change_the_order_of_the_config():
+    """Snakemake puts an overlay's keys first; common.smk restores config.yaml's order (run_config.yaml, params),
+    and a key config.yaml lacks stays after the key it followed."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from cic.defaults import order_like
+
+    defaults = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    overlay = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    config = dict(overlay)  # what Snakemake does with --configfile: the overlay, the defaults, the overlay again
+    update_config(config, defaults)
+    update_config(config, overlay)
+    assert list(config) != list(defaults)
+    order_like(config, defaults)
+    assert list(config) == list(defaults)
+    assert list(config["dataset"]) == list(defaults["dataset"])
+    assert list(config["sweeps"]["training"]) == ["epochs", "iterations_per_epoch", "progress"]
