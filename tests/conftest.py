@@ -20,6 +20,17 @@ from cic.simulate import SimulationConfig, simulate_compendium
 REPO = Path(__file__).resolve().parents[1]
 
 
+def load_test_config(root: Path = REPO) -> dict:
+    """config/test.yaml as the workflow sees it: its differences merged into config/config.yaml, as
+    `--configfile config/test.yaml` does (Snakemake's own merge, key by key)."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((root / "config/config.yaml").read_text())
+    update_config(config, yaml.safe_load((root / "config/test.yaml").read_text()))
+    return config
+
+
 def pytest_collection_modifyitems(config, items):
     """The Slurm tests first: they mostly wait on the cluster's job polling, so under pytest-xdist (`-n 2 --dist
     loadscope`, pyproject.toml) the other worker runs the rest of the suite meanwhile. (Starting the test.yaml run
@@ -73,7 +84,6 @@ def user_files(tmp_path, tiny_compendium):
 def copy_workflow(root: Path) -> Path:
     """Copy the workflow to ``root``, so test runs never touch the repository's results/."""
     root.mkdir(parents=True)
-    shutil.copy(REPO / "Snakefile", root / "Snakefile")
     for folder in ("workflow", "config", "envs"):
         shutil.copytree(REPO / folder, root / folder)
     return root
@@ -114,7 +124,7 @@ def run_snakemake(root: Path, *arguments: str, configfile: str | Path | None = N
                   check: bool = True) -> subprocess.CompletedProcess:
     """Run snakemake on a workflow copy; ``configfile`` goes last because that option takes several values."""
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(root),
-               "--snakefile", str(root / "Snakefile"), *arguments]
+               "--snakefile", str(root / "workflow" / "Snakefile"), *arguments]
     if configfile is not None:
         command += ["--configfile", str(configfile)]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True)

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -19,7 +18,7 @@ from cic.config_checks import check_config
 from cic.dataset import excel_mangled, read_sample_sheet
 from cic.errors import InputError
 from cic.stages.data import prepare_expression
-from conftest import REPO
+from conftest import REPO, load_test_config
 
 DATASET = {"source": "local", "samples_per_type": 8, "cell_types": None}
 PREPROCESS = {"log2": "auto", "log2_offset": 1.0, "collapse_duplicate_genes": "max_mean",
@@ -530,7 +529,7 @@ def _schema_errors(config):
 
 
 def _test_config():
-    return yaml.safe_load((REPO / "config/test.yaml").read_text())
+    return load_test_config()
 
 
 def test_unknown_config_key_and_wrong_type_are_rejected():

@@ -251,9 +251,9 @@ def test_the_stage_refuses_lists_of_different_lengths(tmp_path, stage_inputs):
 @pytest.mark.workflow
 def test_batched_cv_job_feeds_fig2a(test_config_run):
     """config/test.yaml sets training.batched_folds: the one stacked job wrote every fold's model and history."""
-    import yaml
+    from conftest import load_test_config
 
-    config = yaml.safe_load((test_config_run / "config" / "test.yaml").read_text())
+    config = load_test_config(test_config_run)
     if not config["training"].get("batched_folds"):
         pytest.skip("config/test.yaml trains the CV folds one by one")
     assert (test_config_run / "results" / "logs" / "cv" / "folds_batched.log").exists()

@@ -13,7 +13,7 @@ from cic import geo
 from cic.errors import InputError
 from cic.stages.data import prepare_expression
 from cic.stages.download import import_geo
-from conftest import REPO, run_snakemake
+from conftest import REPO, load_test_config, run_snakemake
 from local_http import http_server  # noqa: F401 (a fixture)
 
 ANNOTATION = REPO / "tests/data/geo/GPL570.annot"
@@ -209,7 +209,7 @@ def test_geo_source_through_snakemake(workflow_copy, http_server, tmp_path):
     fixture = GeoFixture(http_server, tmp_path)
     _two_types(fixture)
     fixture.rows[0]["sample"] = "GSM777"  # not on the server: a 404
-    config = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    config = load_test_config()
     config["dataset"].update(source="geo", samples_per_type=3, geo=fixture.geo,
                              download=fixture.download | {"cache_dir": "resources/cache"})
     config["dataset"]["geo"]["sample_sheet"] = fixture.write_sheet()

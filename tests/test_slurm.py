@@ -1,11 +1,11 @@
-"""The workflow on a real Slurm cluster, through Snakemake's Slurm executor plugin and profiles/slurm.
+"""The workflow on a real Slurm cluster, through Snakemake's Slurm executor plugin and workflow/profiles/slurm.
 
 A one-node cluster on localhost (Debian's slurm-wlm 22.05 + munge, installed with apt-get when missing; see
 tests/slurm/cluster.py) runs the data stage and the main model's training of config/test.yaml with
-`--profile profiles/slurm`. While it runs, two jobs are cancelled on purpose, as a preemption would kill them: the
+`--profile workflow/profiles/slurm`. While it runs, two jobs are cancelled on purpose, as a preemption would kill them: the
 data preparation as soon as it runs, and the training once it has written its first checkpoint. The profile's
 retries must resubmit both, the training must resume from its checkpoint, and the outputs (the trained weights
-included) must equal an uninterrupted local run with `--profile profiles/local`. Skipped, with the reason, only where Slurm cannot be
+included) must equal an uninterrupted local run with `--profile workflow/profiles/local`. Skipped, with the reason, only where Slurm cannot be
 installed or run (not root, no apt-get, apt-get failing).
 
 Overrides for this test cluster, on top of the profile: the partition (`slurm_partition`, added to the profile's
@@ -57,8 +57,7 @@ LONGER_TRAINING = {"training": {"epochs": 60, "iterations_per_epoch": 8}}
 def _project(root: Path) -> Path:
     """A copy of the workflow and its profiles, so that no run touches the repository's results/."""
     root.mkdir(parents=True)
-    shutil.copy(REPO / "Snakefile", root / "Snakefile")
-    for folder in ("workflow", "config", "envs", "profiles"):
+    for folder in ("workflow", "config", "envs"):  # the profiles are in workflow/profiles
         shutil.copytree(REPO / folder, root / folder)
     (root / "config/longer_training.yaml").write_text(yaml.safe_dump(LONGER_TRAINING))
     return root
@@ -105,10 +104,10 @@ def cluster():
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     root = _project(tmp_path_factory.mktemp("slurm") / "project")
-    profile = yaml.safe_load((root / "profiles/slurm/config.yaml").read_text())
+    profile = yaml.safe_load((root / "workflow/profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["retries"] >= 1 and profile["rerun-incomplete"]
     defaults = {**profile["default-resources"], "slurm_partition": PARTITION}
-    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
+    command = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm",
                "--default-resources", *(f"{key}={value}" for key, value in defaults.items()),
                "--slurm-no-account", "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs",
@@ -138,7 +137,7 @@ def slurm_run(cluster, tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     root = _project(tmp_path_factory.mktemp("local") / "project")
-    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/local", *TARGETS, *CONFIG_FILES]
+    command = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/local", *TARGETS, *CONFIG_FILES]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"local run failed:\n{(result.stdout + result.stderr)[-6000:]}"
     return root
@@ -150,7 +149,7 @@ def test_config_resources_reach_the_rules(tmp_path):
     override = root / "config" / "resources.yaml"
     override.write_text(yaml.safe_dump({"resources": {"default": {
         "mem_mb": 1234, "runtime": 7, "gpu": 1, "extra": {"slurm_partition": "gpuq", "gres": "gpu:a100:1"}}}}))
-    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "-n", "--verbose",
+    command = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm", "-n", "--verbose",
                "results/data/splits.tsv", "--configfile", "config/test.yaml", str(override)]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, load_test_config, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 def _config(root, **dataset_changes):
-    config = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    config = load_test_config()
     for key, value in dataset_changes.items():
         config["dataset"][key] = value
     path = root / "config" / "run.yaml"

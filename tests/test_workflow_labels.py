@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cic.labels import safe_name
-from conftest import REPO, run_snakemake
+from conftest import REPO, load_test_config, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -20,7 +20,7 @@ LABELS = [NAIVE_T, "b_cell", "t_cell", GLIA]
 
 def _config(root, overlay: dict, name="run.yaml"):
     """config/test.yaml with ``overlay`` merged in (section by section), written into the workflow copy."""
-    config = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    config = load_test_config()
     for section, values in overlay.items():
         config[section] = config[section] | values if isinstance(values, dict) else values
     path = root / "config" / name
@@ -92,7 +92,7 @@ def test_labels_run_to_the_end_in_both_layouts(workflow_copy):
     config = _config(root, overlay, "per_type.yaml")
     result = run_snakemake(root, "all", "--rerun-triggers", "mtime", "--forcerun", "list_held_out_cell_types",
                            configfile=config)
-    assert result.stderr.count("localrule train_loto_model:") == 2
+    assert result.stderr.count("localrule train_loto:") == 2
     for label in (NAIVE_T, GLIA):
         assert (results / f"logs/loto/{safe_name(label)}.log").exists()
         assert (results / f"benchmarks/loto/{safe_name(label)}.tsv").exists()

@@ -4,16 +4,15 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from cic.io import read_gmt
-from conftest import benjamini_hochberg_by_definition
+from conftest import benjamini_hochberg_by_definition, load_test_config
 
 pytestmark = pytest.mark.workflow
 
 
 def _settings(root):
-    return yaml.safe_load((root / "config/test.yaml").read_text())["perturbation"]
+    return load_test_config(root)["perturbation"]
 
 
 def test_gene_sets_of_every_component(test_config_run):

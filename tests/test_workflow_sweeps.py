@@ -46,10 +46,9 @@ def test_every_run_and_fold_is_one_job_without_batched_folds(workflow_copy):
 
 def test_batched_folds_trains_each_run_in_one_job(workflow_copy):
     counts = dry_run(workflow_copy, *SWEEP_TARGETS)  # config/test.yaml: training.batched_folds true
-    assert counts["train_architecture_sweep_batched"] == 2  # one job per architecture, its 2 folds inside
-    assert counts["train_code_size_sweep_batched"] == 2
-    assert counts["train_regularisation_variant_batched"] == 2
-    assert not {"train_architecture_sweep", "train_code_size_sweep", "train_regularisation_variant"} & set(counts)
+    assert counts["train_architecture_sweep"] == 2  # one job per architecture, its 2 folds inside
+    assert counts["train_code_size_sweep"] == 2
+    assert counts["train_regularisation_variant"] == 2
     assert counts["rank_architectures"] == counts["rank_code_sizes"] == counts["compare_regularisation"] == 1
 
 
@@ -100,5 +99,5 @@ def test_a_rerun_trains_only_the_missing_runs(private_run):
         specs = yaml.safe_load(handle)["sweeps"]["architectures"]["specs"]
     counts = dry_run(root, *SWEEP_TARGETS,
                      overrides={"sweeps": {"architectures": {"specs": specs + ["L32,T,L8"]}}})
-    assert counts["train_architecture_sweep_batched"] == 1  # the new architecture (its 2 folds), nothing else
-    assert set(counts) & {"train_code_size_sweep_batched", "train_regularisation_variant_batched"} == set()
+    assert counts["train_architecture_sweep"] == 1  # the new architecture (its 2 folds), nothing else
+    assert set(counts) & {"train_code_size_sweep", "train_regularisation_variant"} == set()

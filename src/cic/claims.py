@@ -29,16 +29,8 @@ import pandas as pd
 
 from cic.defaults import is_not_run
 from cic.errors import InputError
-from cic.paper import PAPER, TEST_SAMPLES
+from cic.paper import PAPER, SUMMARY_TABLES, TEST_SAMPLES
 
-# Stage name -> the summary table that stage writes.
-SUMMARY_TABLES = {
-    "fig2": "results/tables/fig2_summary.tsv",
-    "sweeps": "results/tables/sweeps_summary.tsv",
-    "universality": "results/tables/universality_summary.tsv",
-    "classification": "results/tables/classification_summary.tsv",
-    "perturbation": "results/tables/perturbation_summary.tsv",
-}
 SUMMARY_COLUMNS = ("quantity", "this_run")
 CLAIMS_COLUMNS = ["claim", "paper", "this_run", "criterion", "holds", "dataset", "figure", "source"]
 README_TABLE = "claims-table"  # the default run's table; the real example's is "claims-table-nakayama2007"

@@ -4,12 +4,12 @@ config is refused with one line before any job starts."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from cic.defaults import AUTO
 from cic.errors import InputError
 from cic.labels import comparison_name, normalize_label
-from cic.splits import samples_needed_per_type
 
 WHERE = "config"
 
@@ -100,3 +100,26 @@ def _check_sweep_folds(config: Mapping) -> None:
         if folds is not None and folds > cv_folds:
             raise InputError(WHERE, f"sweeps.{name}.folds = {folds} exceeds splits.cv_folds = {cv_folds}",
                              f"set sweeps.{name}.folds between 1 and {cv_folds} (or null for all)")
+
+
+def samples_needed_per_type(test_fraction: float, cv_folds: int, noise_cv_folds: int) -> dict[str, int]:
+    """The fewest samples a cell type needs, per requirement of the shared splits (checked before splitting).
+
+    Stratified k-fold puts a type in every fold only with at least k samples (scikit-learn would only warn, and the
+    type would be tested in some folds only); the stratified train/test split needs 2 (:func:`split_guarantee`
+    says how many make a test and a training sample certain).
+    """
+    return {f"splits.cv_folds = {cv_folds}": cv_folds, f"splits.noise_cv_folds = {noise_cv_folds}": noise_cv_folds,
+            f"{split_name(test_fraction)}": 2}
+
+
+def split_guarantee(test_fraction: float) -> int:
+    """Samples that make a type certain to get a test and a training sample in the stratified split: each type gets
+    at least floor(n * test_fraction) test samples (and as many training samples for 1 - test_fraction); with fewer,
+    it depends on the other types."""
+    return max(math.ceil(1 / test_fraction - 1e-9), math.ceil(1 / (1 - test_fraction) - 1e-9), 2)
+
+
+def split_name(test_fraction: float) -> str:
+    """The split's name in messages, e.g. "the stratified 75/25 split" for test_fraction 0.25."""
+    return f"the stratified {round(100 * (1 - test_fraction))}/{round(100 * test_fraction)} split"

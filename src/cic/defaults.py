@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
 
-import pandas as pd
-
 from cic.labels import normalize_label
 
 AUTO = "auto"
@@ -44,6 +42,30 @@ def not_run(key: str, what: str = "") -> str:
 
 def is_not_run(value) -> bool:
     return isinstance(value, str) and value.startswith("not run")
+
+
+def order_like(config: MutableMapping, reference: Mapping) -> None:
+    """Put ``config``'s keys in ``reference``'s order (in place, at every level; a key the reference lacks stays
+    right after the key it followed).
+
+    Snakemake puts the keys of a ``--configfile`` overlay first; in config/config.yaml's order instead, the run's
+    run_config.yaml and every rule's params are the same whether an overlay repeats a default or leaves it out."""
+    for key, value in config.items():
+        if isinstance(value, MutableMapping) and isinstance(reference.get(key), Mapping):
+            order_like(value, reference[key])
+    extra: dict = {}  # key it followed (None: first) -> the keys the reference lacks
+    previous = None
+    for key in config:
+        if key in reference:
+            previous = key
+        else:
+            extra.setdefault(previous, []).append(key)
+    ordered = list(extra.get(None, []))
+    for key in (key for key in reference if key in config):
+        ordered += [key, *extra.get(key, [])]
+    items = [(key, config[key]) for key in ordered]
+    config.clear()
+    config.update(items)
 
 
 def resolve_defaults(config: MutableMapping) -> list[str]:
@@ -93,6 +115,8 @@ def example_cell_types(requested, test_types: Sequence[str]) -> list[str]:
     label order), so that the choice is the same on every run of the same data."""
     if requested != AUTO:
         return [normalize_label(cell_type) for cell_type in requested]
+    import pandas as pd  # here: the workflow imports this module to build its job graph
+
     counts = pd.Series(list(test_types), dtype=str).value_counts()
     counts = counts[counts >= MIN_EXAMPLE_SAMPLES]
     if all(cell_type in counts.index for cell_type in PAPER_EXAMPLE_CELL_TYPES):

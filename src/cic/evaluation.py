@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.decomposition import NMF, PCA, KernelPCA
+# scipy.stats and sklearn load where used: the Fig 2 table and figure jobs need neither at start-up.
 
 METRICS = ("spearman", "mse")
 BASELINE_METHODS = ("pca", "nmf", "kpca_poly", "kpca_cosine", "kpca_rbf")
@@ -78,6 +77,8 @@ def _unit_rank_rows(matrix: np.ndarray) -> np.ndarray:
 
     The dot product of two such rows is their Pearson correlation of ranks, i.e. the Spearman correlation.
     """
+    from scipy import stats
+
     ranks = stats.rankdata(matrix, axis=1)
     ranks -= ranks.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.einsum("ij,ij->i", ranks, ranks))
@@ -233,6 +234,8 @@ def wilcoxon_greater(x, y) -> tuple[float, float]:
     x, y = _as_vector(x, "x"), _as_vector(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"x and y must be paired (same length), got {x.size} and {y.size}")
+    from scipy import stats
+
     result = stats.wilcoxon(x, y, alternative="greater")
     return float(result.statistic), float(result.pvalue)
 
@@ -342,6 +345,8 @@ class BaselineOptions:
 
 
 def _reconstruct_pca(train_x, test_x, n_components, seed, options):
+    from sklearn.decomposition import PCA
+
     model = PCA(n_components=n_components, random_state=seed).fit(train_x)
     return model.inverse_transform(model.transform(test_x))
 
@@ -351,6 +356,8 @@ def _reconstruct_nmf(train_x, test_x, n_components, seed, options):
     # shifted up by the training minimum (and shifted back after). Test values below that minimum are clipped
     # to it, since NMF cannot represent them; this only affects data outside the training range.
     shift = min(0.0, float(train_x.min()))
+    from sklearn.decomposition import NMF
+
     model = NMF(n_components=n_components, init="nndsvda", max_iter=options.nmf_max_iter, tol=options.nmf_tol,
                 random_state=seed)
     model.fit(train_x - shift)
@@ -361,6 +368,8 @@ def _reconstruct_nmf(train_x, test_x, n_components, seed, options):
 def _kernel_pca_reconstructor(kernel: str):
     def reconstruct(train_x, test_x, n_components, seed, options):
         centre = train_x.mean(axis=0) if options.kernel_centre_genes else 0.0
+        from sklearn.decomposition import KernelPCA
+
         model = KernelPCA(n_components=n_components, kernel=kernel, gamma=options.kernel_gamma,
                           degree=options.poly_degree, coef0=options.poly_coef0, alpha=options.inverse_alpha,
                           fit_inverse_transform=True, random_state=seed)

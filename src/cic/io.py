@@ -10,11 +10,12 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import anndata as ad
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # anndata, numpy and pandas load in the functions that need them: a table or figure job
+    import anndata as ad  # that reads no .h5ad does not pay for anndata's import
+    import numpy as np
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -84,6 +85,8 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> None:
 
 
 def read_h5ad(path: str | os.PathLike) -> ad.AnnData:
+    import anndata as ad
+
     return ad.read_h5ad(path)
 
 
@@ -94,6 +97,10 @@ def expression_container(matrix: np.ndarray, samples: pd.DataFrame, genes: list[
     ``matrix`` is samples x genes (float32, log2 scale after preparation); ``samples`` is indexed by sample id
     and has columns ``cell_type`` and ``study``; ``provenance`` goes to ``uns`` (how the data were made).
     """
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+
     obs = samples.copy()
     obs.index = obs.index.astype(str)
     obs.index.name = "sample"

@@ -8,6 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# Stage name -> the summary table that stage writes (cic.claims reads them; the workflow lists them without pandas).
+SUMMARY_TABLES = {
+    "fig2": "results/tables/fig2_summary.tsv",
+    "sweeps": "results/tables/sweeps_summary.tsv",
+    "universality": "results/tables/universality_summary.tsv",
+    "classification": "results/tables/classification_summary.tsv",
+    "perturbation": "results/tables/perturbation_summary.tsv",
+}
+
+
 @dataclass(frozen=True)
 class PaperValue:
     value: float | int | str

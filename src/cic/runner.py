@@ -63,3 +63,47 @@ def paths_by_key(paths: Iterable, pattern: str, keys: Iterable[Sequence[str]]) -
     if missing:
         raise ValueError(f"not among the rule's files: {sorted(missing)}")
     return found
+
+
+# Inputs that may only order the jobs (unless the function takes them): their content reaches the function through
+# params (the selected architecture, an enrichment source's GMT file) or was checked by the rule that wrote them
+# (the gene set overlap).
+ORDER_ONLY_INPUTS = frozenset({"architecture_ranking", "overlap", "source_gmt"})
+
+
+def rule_arguments(smk, parameters) -> dict:
+    """A rule's named inputs, outputs and params (and ``threads`` when the function takes it) as keyword arguments.
+
+    Names are the function's parameter names, so a swapped pair of paths is a TypeError, never a silent swap. A
+    named output given as a list stays a list (a stacked training job writes one file per fold). A function with a
+    ``figures`` parameter gets the outputs it has no parameter for in it, by name (``fig2b_png``: path)."""
+    arguments = {}
+    for section in (smk.input, smk.output, smk.params):
+        for name, value in section.items():
+            if section is smk.input and name in ORDER_ONLY_INPUTS and name not in parameters:
+                continue
+            if name in arguments:
+                raise TypeError(f"rule {smk.rule}: {name!r} is both an input/output and a param")
+            arguments[name] = list(value) if isinstance(value, list) and section is not smk.params else value
+    if "threads" in parameters:
+        arguments["threads"] = smk.threads
+    if "figures" in parameters and "figures" not in arguments:  # a figure step: {name: path} of its figure files
+        arguments["figures"] = {name: arguments.pop(name) for name, _ in smk.output.items() if name not in parameters}
+    return arguments
+
+
+def run_rule(smk, target: str) -> None:
+    """The bridge from a rule to the package: ``target`` ("module:function") gets the rule's named inputs, outputs
+    and params as keyword arguments (:func:`rule_arguments`); failures as in :func:`run_step`.
+
+    Usage, the whole of a rule's script: ``from cic.runner import run_rule; run_rule(snakemake, "cic.stages.x:f")``.
+    The module is imported here, so a job loads only the stage it runs."""
+    import importlib
+    import inspect
+
+    def step():
+        module, name = target.split(":")
+        function = getattr(importlib.import_module(module), name)
+        return function(**rule_arguments(smk, inspect.signature(function).parameters))
+
+    run_step(step, smk.log[0] if smk.log else None)

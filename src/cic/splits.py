@@ -6,31 +6,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from cic.config_checks import samples_needed_per_type, split_guarantee, split_name  # noqa: F401  (the DAG uses them)
 from cic.errors import InputError
-
-
-def samples_needed_per_type(test_fraction: float, cv_folds: int, noise_cv_folds: int) -> dict[str, int]:
-    """The fewest samples a cell type needs, per requirement of the shared splits (checked before splitting).
-
-    Stratified k-fold puts a type in every fold only with at least k samples (scikit-learn would only warn, and the
-    type would be tested in some folds only); the stratified train/test split needs 2 (:func:`split_guarantee`
-    says how many make a test and a training sample certain).
-    """
-    return {f"splits.cv_folds = {cv_folds}": cv_folds, f"splits.noise_cv_folds = {noise_cv_folds}": noise_cv_folds,
-            f"{_split_name(test_fraction)}": 2}
-
-
-def split_guarantee(test_fraction: float) -> int:
-    """Samples that make a type certain to get a test and a training sample in the stratified split: each type gets
-    at least floor(n * test_fraction) test samples (and as many training samples for 1 - test_fraction); with fewer,
-    it depends on the other types."""
-    return max(math.ceil(1 / test_fraction - 1e-9), math.ceil(1 / (1 - test_fraction) - 1e-9), 2)
-
-
-def _split_name(test_fraction: float) -> str:
-    return f"the stratified {round(100 * (1 - test_fraction))}/{round(100 * test_fraction)} split"
 
 
 def _too_small(source, counts: pd.Series, problem: str, settings: list[str]) -> InputError:
@@ -71,7 +49,7 @@ def _check_split_coverage(labels: np.ndarray, test: np.ndarray, test_fraction: f
         if len(lacking):
             counts = table.loc[lacking].sum(axis=1).sort_values(kind="stable")
             them = "it" if len(counts) == 1 else "them"
-            raise _too_small(source, counts, f"{_split_name(test_fraction)} gave {them} no {which} sample (a type "
+            raise _too_small(source, counts, f"{split_name(test_fraction)} gave {them} no {which} sample (a type "
                                              f"needs {split_guarantee(test_fraction)} to be sure of one)",
                              [f"{change} splits.test_fraction"])
 
@@ -80,6 +58,8 @@ def stratified_folds(labels, n_folds: int, seed: int) -> np.ndarray:
     """Fold number (0..n_folds-1) of each sample; every fold has each label in near-equal numbers."""
     labels = np.asarray(labels)
     folds = np.empty(len(labels), dtype=int)
+    from sklearn.model_selection import StratifiedKFold  # here: readers of splits.tsv do not need sklearn
+
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for fold, (_, test_rows) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         folds[test_rows] = fold
@@ -93,13 +73,15 @@ def assign_splits(samples: pd.DataFrame, test_fraction: float, cv_folds: int, no
     A cell type too small for these splits is an :class:`InputError` against ``source`` (:func:`check_class_sizes`,
     and after the split, a type left without a test or training sample).
     """
+    from sklearn.model_selection import train_test_split
+
     labels = samples["cell_type"].astype(str).to_numpy()
     check_class_sizes(labels, test_fraction, cv_folds, noise_cv_folds, source)
     counts = pd.Series(labels).value_counts()
     n_test = math.ceil(test_fraction * len(labels))  # scikit-learn's rounding
     if min(n_test, len(labels) - n_test) < len(counts):  # scikit-learn refuses: fewer places than types
         small = counts[counts < split_guarantee(test_fraction)].sort_values(kind="stable")
-        raise _too_small(source, small if len(small) else counts, f"{_split_name(test_fraction)} of {len(labels)} "
+        raise _too_small(source, small if len(small) else counts, f"{split_name(test_fraction)} of {len(labels)} "
                          f"samples has {n_test} test and {len(labels) - n_test} training places for {len(counts)} "
                          f"types (a type needs {split_guarantee(test_fraction)} to be sure of both)",
                          ["change splits.test_fraction"])
@@ -124,3 +106,8 @@ def fold_masks(splits: pd.DataFrame, column: str, fold: int) -> tuple[np.ndarray
     """Boolean (train, test) masks for ``fold`` of the fold column ``column``."""
     test = splits[column].to_numpy() == fold
     return ~test, test
+
+
+def read_splits(path) -> pd.DataFrame:
+    """results/data/splits.tsv; ids and labels stay text (a cell type called "1" or "True" is not a number)."""
+    return pd.read_csv(path, sep="\t", dtype={"sample": str, "cell_type": str, "study": str}, keep_default_na=False)

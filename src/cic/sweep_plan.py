@@ -1,7 +1,7 @@
 """What the sweeps of Figs 8 and 9 and the regularisation check train: jobs, layer specs, folds, seeds, settings.
 
 Imported by ``workflow/rules/sweeps.smk`` when Snakemake builds its job graph, so it stays light: plain Python on
-layer-spec strings, no torch or pandas. The training jobs parse every spec fully (:func:`cic.model.parse_layer_spec`)
+layer-spec strings, no torch or pandas. The training jobs parse every spec fully (:func:`cic.layers.parse_layer_spec`)
 before they train.
 
 Every run is one (architecture, code size or variant) x one cross-validation fold. Its seed is
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 
+from cic.layers import ACTIVATION_TOKENS
+
 # Offsets of the sweeps' seeds from config["seed"]; folds add 0 .. cv_folds - 1 (< 1000) to them.
 SEED_OFFSETS = {"architectures": 1000, "code_sizes": 2000, "regularisation": 3000}
-ACTIVATION_TOKENS = ("G", "S", "Sig", "R", "T", "SP", "SS", "W")
 SELECTED = "selected"  # code_sizes.architecture: resize the code layer of the selected network
 CODE_SIZE_FIELD = "{code_size}"
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -1,16 +1,18 @@
 import sys
 
+import yaml
 from snakemake.utils import validate
 
 from snakemake.logging import logger
 
 from cic.config_checks import check_config
-from cic.defaults import AUTO, SYNTHETIC_DIR, resolve_defaults
+from cic.defaults import AUTO, SYNTHETIC_DIR, order_like, resolve_defaults
 from cic.errors import InputError
 from cic.labels import SAFE_NAME_PATTERN, comparison_name, normalize_label, safe_name
 
-
 validate(config, schema="../schemas/config.schema.yaml")
+with open("config/config.yaml") as defaults:  # an overlay's keys come first: back to the defaults' order
+    order_like(config, yaml.safe_load(defaults))
 # `auto` settings become the simulator's choices on synthetic data and the data's own elsewhere (cic.defaults);
 # every rule below sees the concrete values. Steps left out are named here and "not run" in claims.tsv.
 for skipped in resolve_defaults(config):
@@ -44,7 +46,7 @@ def selected_architecture(wildcards, input):
     import errno
     import os
 
-    from cic.model import best_architecture
+    from cic.layers import best_architecture
 
     if not os.path.exists(input.architecture_ranking):
         # Not written yet (the DAG is built before the sweep runs): a FileNotFoundError naming an input file makes
@@ -55,9 +57,38 @@ def selected_architecture(wildcards, input):
 
 def selected_code_size(wildcards, input):
     """Width of the selected network's code (the CIC size). Usage: `params: n_components=selected_code_size`."""
-    from cic.model import code_size
+    from cic.layers import code_size
 
     return code_size(selected_architecture(wildcards, input))
+
+
+# training.batched_folds: one job per experiment (or sweep run) trains all its folds stacked (cic.train.fit with k
+# networks); false: one job per fold. The same rule either way; these give its files, folds and checkpoint.
+BATCHED = config["training"]["batched_folds"]
+
+
+wildcard_constraints:
+    fold=r"\d+",
+
+
+def fold_files(pattern, folds):
+    """A training job's outputs of ``pattern``: every fold's (stacked) or the {fold} wildcard's, always a list."""
+    return expand(pattern, fold=folds, allow_missing=True) if BATCHED else [pattern]
+
+
+def fold_job(pattern):
+    """The log or benchmark of a training job: ``fold{fold}`` becomes ``folds_batched`` for a stacked job."""
+    return pattern.replace("fold{fold}", "folds_batched") if BATCHED else pattern
+
+
+def job_folds(wildcards, folds):
+    """The folds that one training job trains."""
+    return list(folds) if BATCHED else [int(wildcards.fold)]
+
+
+def fold_checkpoint(pattern):
+    """params: a stacked job's checkpoint (``pattern`` with the job's wildcards); one fold's sits beside its model."""
+    return (lambda wildcards: pattern.format(**wildcards)) if BATCHED else None
 
 
 def rule_resources(kind="default", **overrides):
@@ -170,8 +201,15 @@ def fig2_outputs():
 def sweep_outputs():
     """Targets of workflow/rules/sweeps.smk (Figs 8, 9, regularisation)."""
     figures = [f"results/figures/{name}.{ext}" for name in ("fig8", "fig9", "regularisation") for ext in ("png", "svg")]
-    tables = ["fig8_cv_mse", "fig8_architecture_ranking", "fig9_cv_mse", "fig9_code_size_ranking",
-              "regularisation_cv_mse", "regularisation", "sweeps_summary"]
+    tables = [
+        "fig8_cv_mse",
+        "fig8_architecture_ranking",
+        "fig9_cv_mse",
+        "fig9_code_size_ranking",
+        "regularisation_cv_mse",
+        "regularisation",
+        "sweeps_summary",
+    ]
     return figures + [f"results/tables/{name}.tsv" for name in tables]
 
 
@@ -179,6 +217,27 @@ def sweep_model(path):
     """A sweep run's model file: kept with sweeps.keep_models, else temporary (the histories are what count;
     at paper scale the 100+ models of a sweep would fill tens of GB)."""
     return path if config["sweeps"]["keep_models"] else temp(path)
+
+
+def sweep_run_files(sweep, run, folds):
+    """Outputs of a sweep run's training job (run: its folder, with wildcards): one fold's files, or every fold's
+    when they are stacked (training.batched_folds)."""
+    folder = f"{SWEEP_RUNS}/{sweep}/{run}/fold{{fold}}"
+    return {
+        "model_paths": [sweep_model(path) for path in fold_files(f"{folder}/model.pt", folds)],
+        "history_paths": fold_files(f"{folder}/history.tsv", folds),
+    }
+
+
+def sweep_run_params(sweep, run, folds):
+    """params of a sweep run's training job: its holdouts (CV folds), seeds and checkpoint."""
+    return {
+        "holdouts": lambda wildcards: [("cv_fold", fold) for fold in job_folds(wildcards, folds)],
+        "seeds": lambda wildcards: [
+            sweep_plan.sweep_seed(config["seed"], sweep, fold) for fold in job_folds(wildcards, folds)
+        ],
+        "checkpoint_path": fold_checkpoint(f"{SWEEP_RUNS}/{sweep}/{run}/folds_batched.checkpoint.pt"),
+    }
 
 
 def sweep_code_size_architecture(code_size, wildcards, input):
@@ -256,7 +315,7 @@ def universality_wildcard_pattern(names):
 def universality_gene_set_input(wildcards):
     """The GMT file of enrichment source wildcards.source (none for an Enrichr library, which is online)."""
     entry = universality_sources()[wildcards.source]
-    return {"gmt": entry["gmt"]} if "gmt" in entry else {}
+    return {"source_gmt": entry["gmt"]} if "gmt" in entry else {}
 
 
 def loto_held_out_types():
@@ -269,32 +328,42 @@ def loto_model_inputs(wildcards):
     """The model of every held-out type (one training job each, the wildcard is the type's file name,
     cic.labels.safe_name), for the evaluation of Fig 3; with training.batched_folds the one directory that the
     stacked job writes them to."""
-    if config["training"].get("batched_folds", False):
+    if BATCHED:
         return ["results/models/loto"]
-    return expand("results/models/loto/{cell_type}/model.pt",
-                  cell_type=[safe_name(cell_type) for cell_type in loto_held_out_types()])
+    return expand(
+        "results/models/loto/{cell_type}/model.pt",
+        cell_type=[safe_name(cell_type) for cell_type in loto_held_out_types()],
+    )
 
 
 def universality_outputs():
     """Targets of workflow/rules/universality.smk (Fig 3, limma, enrichment)."""
-    targets = ["results/figures/fig3.png", "results/figures/fig3.svg", "results/tables/fig3_loto.tsv",
-               "results/tables/universality_summary.tsv"]
+    targets = [
+        "results/figures/fig3.png",
+        "results/figures/fig3.svg",
+        "results/tables/fig3_loto.tsv",
+        "results/tables/universality_summary.tsv",
+    ]
     universality_pathway_source()  # checks the name early
     for pair in universality_pairs():
         targets += [f"results/tables/de_{pair}.tsv", f"results/tables/de_{pair}_up_genes.txt"]
         for source in universality_sources():
-            targets += [f"results/tables/enrichment_{pair}_{source}.tsv",
-                        f"results/figures/fig3_enrichment_{pair}_{source}.png",
-                        f"results/figures/fig3_enrichment_{pair}_{source}.svg"]
-        targets += [f"results/tables/enrichment_{pair}_{source}_true_programs.tsv"
-                    for source in universality_truth_sources()]
+            targets += [
+                f"results/tables/enrichment_{pair}_{source}.tsv",
+                f"results/figures/fig3_enrichment_{pair}_{source}.png",
+                f"results/figures/fig3_enrichment_{pair}_{source}.svg",
+            ]
+        targets += [
+            f"results/tables/enrichment_{pair}_{source}_true_programs.tsv" for source in universality_truth_sources()
+        ]
     return targets
 
 
 def classification_outputs():
     """Targets of workflow/rules/classification.smk (Supp Fig S7, Fig 4, noise robustness)."""
-    figures = [f"results/figures/{name}.{ext}" for name in ("figS7", "fig4", "noise_robustness")
-               for ext in ("png", "svg")]
+    figures = [
+        f"results/figures/{name}.{ext}" for name in ("figS7", "fig4", "noise_robustness") for ext in ("png", "svg")
+    ]
     return figures + [
         "results/tables/classification_summary.tsv",
         "results/tables/classifier_cic_codes.tsv",
@@ -312,8 +381,9 @@ def perturbation_outputs():
                 f"config: perturbation.figures.{figure}.source is {entry['source']!r}, not one of enrichment.sources "
                 f"({', '.join(sources)}); fix: name one of them or add it to enrichment.sources"
             )
-    tables = [f"results/tables/perturbation_{name}" for name in ("gene_sets.gmt", "changes.tsv", "counts.tsv",
-                                                                 "summary.tsv")]
+    tables = [
+        f"results/tables/perturbation_{name}" for name in ("gene_sets.gmt", "changes.tsv", "counts.tsv", "summary.tsv")
+    ]
     tables += [f"results/tables/perturbation_enrichment_{source}.tsv" for source in sources]
     # No enrichment source, no figures (cic.defaults); the gene sets and the summary are still made.
     figures = [f"results/figures/{figure}.{ext}" for figure in settings["figures"] for ext in ("png", "svg")]
@@ -337,9 +407,9 @@ def stage_outputs():
 
 
 def claims_inputs():
-    """The stage summary tables that claims.tsv reads (cic.claims.SUMMARY_TABLES), as {stage: path}: those of the
+    """The stage summary tables that claims.tsv reads (cic.paper.SUMMARY_TABLES), as {stage: path}: those of the
     stages this run produces; claims of a stage outside the run say "not run"."""
-    from cic.claims import SUMMARY_TABLES
+    from cic.paper import SUMMARY_TABLES
 
     produced = set(stage_outputs())
     return {stage: path for stage, path in SUMMARY_TABLES.items() if path in produced}

@@ -8,19 +8,19 @@ rule simulate_compendium:
         programs=f"{SYNTHETIC_DIR}/programs.gmt",
         activity=f"{SYNTHETIC_DIR}/program_activity.tsv",
         loadings=f"{SYNTHETIC_DIR}/program_loadings.tsv",
-    params:
-        synthetic=DATASET["synthetic"],
-        samples_per_type=DATASET["samples_per_type"],
-        seed=config["seed"],
     log:
         "results/logs/data/simulate_compendium.log",
     benchmark:
         "results/benchmarks/data/simulate_compendium.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        settings=DATASET["synthetic"],
+        samples_per_type=DATASET["samples_per_type"],
+        seed=config["seed"],
     script:
         "../scripts/simulate_compendium.py"
 
@@ -31,61 +31,63 @@ rule prepare_expression:
     output:
         expression="results/data/expression.h5ad",
         sample_quality="results/tables/sample_quality.tsv",
+    log:
+        "results/logs/data/prepare_expression.log",
+    benchmark:
+        "results/benchmarks/data/prepare_expression.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: 1
+    resources:
+        **rule_resources("default"),
     params:
         reader=expression_reader(),
         dataset=DATASET,
         preprocess=config["preprocess"],
         seed=config["seed"],
-    log:
-        "results/logs/data/prepare_expression.log",
-    benchmark:
-        "results/benchmarks/data/prepare_expression.tsv"
-    threads: 1
-    resources:
-        **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/prepare_expression.py"
 
 
 rule select_top_variance_genes:
     input:
-        "results/data/expression.h5ad",
+        expression="results/data/expression.h5ad",
     output:
-        "results/data/expression_top_variance.h5ad",
-    params:
-        n_genes=config["preprocess"]["top_variance_genes"],
+        output="results/data/expression_top_variance.h5ad",
     log:
         "results/logs/data/select_top_variance_genes.log",
     benchmark:
         "results/benchmarks/data/select_top_variance_genes.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        n_genes=config["preprocess"]["top_variance_genes"],
     script:
         "../scripts/select_top_variance_genes.py"
 
 
 rule assign_splits:
     input:
-        "results/data/expression.h5ad",
+        expression="results/data/expression.h5ad",
     output:
-        "results/data/splits.tsv",
-    params:
-        splits=config["splits"],
-        seed=config["seed"],
+        output="results/data/splits.tsv",
     log:
         "results/logs/data/assign_splits.log",
     benchmark:
         "results/benchmarks/data/assign_splits.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        test_fraction=config["splits"]["test_fraction"],
+        cv_folds=config["splits"]["cv_folds"],
+        noise_cv_folds=config["splits"]["noise_cv_folds"],
+        seed=config["seed"],
     script:
         "../scripts/assign_splits.py"
 
@@ -106,11 +108,11 @@ rule plot_data_overview:
         "results/logs/data/plot_data_overview.log",
     benchmark:
         "results/benchmarks/data/plot_data_overview.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/plot_data_overview.py"
 
@@ -124,18 +126,18 @@ rule check_gene_set_overlap:
         expression="results/data/expression.h5ad",
     output:
         "results/tables/gene_set_overlap.tsv",
-    params:
-        sources=config["enrichment"]["sources"],
-        min_gene_overlap=config["enrichment"]["min_gene_overlap"],
-    priority: 50
     log:
         "results/logs/data/check_gene_set_overlap.log",
     benchmark:
         "results/benchmarks/data/check_gene_set_overlap.tsv"
+    priority: 50
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        sources=config["enrichment"]["sources"],
+        min_gene_overlap=config["enrichment"]["min_gene_overlap"],
     script:
         "../scripts/check_gene_set_overlap.py"

@@ -6,6 +6,7 @@ CELLNET_DIR = "results/data/cellnet"
 # Only the keys the import uses, so that editing other dataset keys does not trigger a new import.
 SELECTION = {"samples_per_type": DATASET["samples_per_type"], "cell_types": DATASET.get("cell_types")}
 
+
 # Compute nodes of a cluster often have no internet: downloads run on the submitting host.
 localrules:
     import_geo,
@@ -17,21 +18,21 @@ rule import_geo:
         sample_sheet=geo_sample_sheet,
     output:
         expression=f"{GEO_DIR}/expression.parquet",
-        sample_sheet=f"{GEO_DIR}/samples.tsv",
-    params:
-        geo=DATASET["geo"],
-        download=DATASET["download"],
-        dataset=SELECTION,
-        seed=config["seed"],
+        samples_out=f"{GEO_DIR}/samples.tsv",
     log:
         "results/logs/data/import_geo.log",
     benchmark:
         "results/benchmarks/data/import_geo.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1  # downloads run in dataset.download.workers I/O threads; parsing is single-threaded
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        geo_settings=DATASET["geo"],
+        download=DATASET["download"],
+        dataset=SELECTION,
+        seed=config["seed"],
     script:
         "../scripts/import_geo.py"
 
@@ -39,20 +40,20 @@ rule import_geo:
 rule import_cellnet:
     output:
         expression=f"{CELLNET_DIR}/expression.parquet",
-        sample_sheet=f"{CELLNET_DIR}/samples.tsv",
+        samples_out=f"{CELLNET_DIR}/samples.tsv",
+    log:
+        "results/logs/data/import_cellnet.log",
+    benchmark:
+        "results/benchmarks/data/import_cellnet.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: 1
+    resources:
+        **rule_resources("default"),
     params:
         cellnet=DATASET["cellnet"],
         download=DATASET["download"],
         dataset=SELECTION,
         seed=config["seed"],
-    log:
-        "results/logs/data/import_cellnet.log",
-    benchmark:
-        "results/benchmarks/data/import_cellnet.tsv"
-    threads: 1
-    resources:
-        **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/import_cellnet.py"

@@ -13,24 +13,24 @@ PERTURBATION_TABLES = expand(
 
 rule perturbation_gene_sets:
     input:
-        model=PERTURBATION_MODEL,
-        expression="results/data/expression.h5ad",
+        model_path=PERTURBATION_MODEL,
+        expression_path="results/data/expression.h5ad",
     output:
-        gmt="results/tables/perturbation_gene_sets.gmt",
-        changes="results/tables/perturbation_changes.tsv",
-        components="results/tables/perturbation_components.tsv",
-    params:
-        n_sigma=PERTURBATION["n_sigma"],
-        top_genes=PERTURBATION["top_genes"],
+        gmt_path="results/tables/perturbation_gene_sets.gmt",
+        changes_path="results/tables/perturbation_changes.tsv",
+        components_path="results/tables/perturbation_components.tsv",
     log:
         "results/logs/perturbation/perturbation_gene_sets.log",
     benchmark:
         "results/benchmarks/perturbation/perturbation_gene_sets.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: rule_threads("default")
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        n_sigma=PERTURBATION["n_sigma"],
+        top_n=PERTURBATION["top_genes"],
     script:
         "../scripts/perturbation_gene_sets.py"
 
@@ -38,52 +38,54 @@ rule perturbation_gene_sets:
 rule enrich_perturbation_gene_sets:
     input:
         unpack(
-            lambda wildcards: {"source_gmt": PERTURBATION_SOURCES[wildcards.enrichment_source]["gmt"]}
-            if "gmt" in PERTURBATION_SOURCES.get(wildcards.enrichment_source, {})
-            else {}
+            lambda wildcards: (
+                {"source_gmt": PERTURBATION_SOURCES[wildcards.enrichment_source]["gmt"]}
+                if "gmt" in PERTURBATION_SOURCES.get(wildcards.enrichment_source, {})
+                else {}
+            )
         ),
-        gmt="results/tables/perturbation_gene_sets.gmt",
-        expression="results/data/expression.h5ad",
+        gmt_path="results/tables/perturbation_gene_sets.gmt",
+        expression_path="results/data/expression.h5ad",
         overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
     output:
-        "results/tables/perturbation_enrichment_{enrichment_source}.tsv",
-    wildcard_constraints:
-        enrichment_source="[A-Za-z0-9_.-]+",
-    params:
-        source=lambda wildcards: PERTURBATION_SOURCES[wildcards.enrichment_source],
+        output="results/tables/perturbation_enrichment_{enrichment_source}.tsv",
     log:
         "results/logs/perturbation/enrich_{enrichment_source}.log",
     benchmark:
         "results/benchmarks/perturbation/enrich_{enrichment_source}.tsv"
+    wildcard_constraints:
+        enrichment_source="[A-Za-z0-9_.-]+",
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        source=lambda wildcards: PERTURBATION_SOURCES[wildcards.enrichment_source],
     script:
         "../scripts/enrich_perturbation_gene_sets.py"
 
 
 rule match_perturbation_programs:
     input:
-        gmt="results/tables/perturbation_gene_sets.gmt",
-        programs=f"{SYNTHETIC_DIR}/programs.gmt",
-        expression="results/data/expression.h5ad",
+        gmt_path="results/tables/perturbation_gene_sets.gmt",
+        programs_path=f"{SYNTHETIC_DIR}/programs.gmt",
+        expression_path="results/data/expression.h5ad",
     output:
-        matches="results/tables/perturbation_program_matches.tsv",
-        jaccard="results/tables/perturbation_program_jaccard.tsv",
-        programs="results/tables/perturbation_programs_recovered.tsv",
-    params:
-        max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],
+        matches_path="results/tables/perturbation_program_matches.tsv",
+        jaccard_path="results/tables/perturbation_program_jaccard.tsv",
+        programs_table_path="results/tables/perturbation_programs_recovered.tsv",
     log:
         "results/logs/perturbation/match_perturbation_programs.log",
     benchmark:
         "results/benchmarks/perturbation/match_perturbation_programs.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],
     script:
         "../scripts/match_perturbation_programs.py"
 
@@ -105,27 +107,27 @@ rule plot_perturbation_networks:
         fig7_svg="results/figures/fig7.svg",
         fig7_gexf="results/networks/fig7.gexf",
         fig7_graphml="results/networks/fig7.graphml",
-    params:
-        sources=list(PERTURBATION_SOURCES),
-        figures=PERTURBATION["figures"],
     log:
         "results/logs/perturbation/plot_perturbation_networks.log",
     benchmark:
         "results/benchmarks/perturbation/plot_perturbation_networks.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        sources=list(PERTURBATION_SOURCES),
+        figures=PERTURBATION["figures"],
     script:
         "../scripts/plot_perturbation_networks.py"
 
 
 rule plot_component_programs:
     input:
-        jaccard="results/tables/perturbation_program_jaccard.tsv",
-        matches="results/tables/perturbation_program_matches.tsv",
-        programs="results/tables/perturbation_programs_recovered.tsv",
+        jaccard_path="results/tables/perturbation_program_jaccard.tsv",
+        matches_path="results/tables/perturbation_program_matches.tsv",
+        programs_table_path="results/tables/perturbation_programs_recovered.tsv",
     output:
         png=report(
             "results/figures/component_programs.png",
@@ -137,11 +139,11 @@ rule plot_component_programs:
         "results/logs/perturbation/plot_component_programs.log",
     benchmark:
         "results/benchmarks/perturbation/plot_component_programs.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: 1
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/plot_component_programs.py"
 
@@ -149,12 +151,14 @@ rule plot_component_programs:
 rule summarize_perturbation:
     input:
         unpack(
-            lambda wildcards: {
-                "matches": "results/tables/perturbation_program_matches.tsv",
-                "programs": "results/tables/perturbation_programs_recovered.tsv",
-            }
-            if DATASET["source"] == "synthetic"
-            else {}
+            lambda wildcards: (
+                {
+                    "matches": "results/tables/perturbation_program_matches.tsv",
+                    "programs": "results/tables/perturbation_programs_recovered.tsv",
+                }
+                if DATASET["source"] == "synthetic"
+                else {}
+            )
         ),
         enrichment=PERTURBATION_TABLES,
         gmt="results/tables/perturbation_gene_sets.gmt",
@@ -166,19 +170,19 @@ rule summarize_perturbation:
             caption="../report/perturbation_summary.rst",
             category="Figs 5-7",
         ),
+    log:
+        "results/logs/perturbation/summarize_perturbation.log",
+    benchmark:
+        "results/benchmarks/perturbation/summarize_perturbation.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: 1
+    resources:
+        **rule_resources("default"),
     params:
         sources=list(PERTURBATION_SOURCES),
         figures=PERTURBATION["figures"],
         count_cutoffs=PERTURBATION["count_cutoffs"],
         max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],
-    log:
-        "results/logs/perturbation/summarize_perturbation.log",
-    benchmark:
-        "results/benchmarks/perturbation/summarize_perturbation.tsv"
-    threads: 1
-    resources:
-        **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/summarize_perturbation.py"

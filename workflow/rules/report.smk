@@ -12,36 +12,38 @@ rule claims:
         **claims_inputs(),
     output:
         report("results/tables/claims.tsv", caption="../report/claims.rst", category="Claims"),
-    params:
-        dataset=dataset_label(),
     log:
         "results/logs/report/claims.log",
     benchmark:
         "results/benchmarks/report/claims.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: rule_threads("default")
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        dataset=dataset_label(),
     script:
         "../scripts/write_claims.py"
 
 
 rule run_config:
     output:
-        report("results/tables/run_config.yaml", caption="../report/run_config.rst", category="Run configuration"),
-    params:
-        config=config,
-        dataset=dataset_label(),
+        output=report(
+            "results/tables/run_config.yaml", caption="../report/run_config.rst", category="Run configuration"
+        ),
     log:
         "results/logs/report/run_config.log",
     benchmark:
         "results/benchmarks/report/run_config.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: rule_threads("default")
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        config=config,
+        dataset=dataset_label(),
     script:
         "../scripts/write_run_config.py"
 

@@ -30,266 +30,143 @@ SWEEP_VARIANT_RUNS = sweep_plan.run_grid(list(SWEEP_VARIANTS), SWEEP_VARIANT_FOL
 SWEEP_CODE_SIZE_INPUT = architecture_input() if SWEEP_CODE_SIZE_FAMILY == sweep_plan.SELECTED else {}
 
 
-# training.batched_folds: one job per sweep run trains all its folds as one stacked model (the same per-fold files,
-# seeds and numbers as the per-fold jobs, to floating-point rounding); false: one job per run x fold.
-if config["training"].get("batched_folds", False):
-
-    rule train_architecture_sweep_batched:
-        input:
-            expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
-            splits="results/data/splits.tsv",
-        output:
-            models=[
-                sweep_model(f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{fold}/model.pt")
-                for fold in SWEEP_ARCHITECTURE_FOLDS
-            ],
-            histories=[
-                f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{fold}/history.tsv"
-                for fold in SWEEP_ARCHITECTURE_FOLDS
-            ],
-        wildcard_constraints:
-            architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
-        params:
-            architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
-            training=SWEEP_TRAINING,
-            folds=SWEEP_ARCHITECTURE_FOLDS,
-            seeds=[sweep_plan.sweep_seed(config["seed"], "architectures", fold) for fold in SWEEP_ARCHITECTURE_FOLDS],
-            checkpoint=lambda wildcards: (
-                f"{SWEEP_RUNS}/architectures/{wildcards.architecture}/folds_batched.checkpoint.pt"
-            ),
-        log:
-            "results/logs/sweeps/architectures/{architecture}/folds_batched.log",
-        benchmark:
-            "results/benchmarks/sweeps/architectures/{architecture}/folds_batched.tsv"
-        threads: rule_threads("sweep_training")
-        resources:
-            **rule_resources("sweep_training"),
-        conda:
-            "../../envs/cic.yaml"
-        script:
-            "../scripts/train_cv_folds_batched.py"
-
-    rule train_code_size_sweep_batched:
-        input:
-            expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
-            splits="results/data/splits.tsv",
-            **SWEEP_CODE_SIZE_INPUT,
-        output:
-            models=[
-                sweep_model(f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{fold}/model.pt")
-                for fold in SWEEP_CODE_SIZE_FOLDS
-            ],
-            histories=[
-                f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{fold}/history.tsv" for fold in SWEEP_CODE_SIZE_FOLDS
-            ],
-        wildcard_constraints:
-            code_size=r"\d+",
-        params:
-            architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
-            training=SWEEP_TRAINING,
-            folds=SWEEP_CODE_SIZE_FOLDS,
-            seeds=[sweep_plan.sweep_seed(config["seed"], "code_sizes", fold) for fold in SWEEP_CODE_SIZE_FOLDS],
-            checkpoint=lambda wildcards: (
-                f"{SWEEP_RUNS}/code_sizes/code{wildcards.code_size}/folds_batched.checkpoint.pt"
-            ),
-        log:
-            "results/logs/sweeps/code_sizes/code{code_size}/folds_batched.log",
-        benchmark:
-            "results/benchmarks/sweeps/code_sizes/code{code_size}/folds_batched.tsv"
-        threads: rule_threads("sweep_training")
-        resources:
-            **rule_resources("sweep_training"),
-        conda:
-            "../../envs/cic.yaml"
-        script:
-            "../scripts/train_cv_folds_batched.py"
-
-    rule train_regularisation_variant_batched:
-        input:
-            expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
-            splits="results/data/splits.tsv",
-            **architecture_input(),
-        output:
-            models=[
-                sweep_model(f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{fold}/model.pt")
-                for fold in SWEEP_VARIANT_FOLDS
-            ],
-            histories=[
-                f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{fold}/history.tsv" for fold in SWEEP_VARIANT_FOLDS
-            ],
-        wildcard_constraints:
-            variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
-        params:
-            architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
-            training=lambda wildcards: sweep_plan.sweep_training(
-                config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
-            ),
-            folds=SWEEP_VARIANT_FOLDS,
-            seeds=[sweep_plan.sweep_seed(config["seed"], "regularisation", fold) for fold in SWEEP_VARIANT_FOLDS],
-            checkpoint=lambda wildcards: (
-                f"{SWEEP_RUNS}/regularisation/{wildcards.variant}/folds_batched.checkpoint.pt"
-            ),
-        log:
-            "results/logs/sweeps/regularisation/{variant}/folds_batched.log",
-        benchmark:
-            "results/benchmarks/sweeps/regularisation/{variant}/folds_batched.tsv"
-        threads: rule_threads("sweep_training")
-        resources:
-            **rule_resources("sweep_training"),
-        conda:
-            "../../envs/cic.yaml"
-        script:
-            "../scripts/train_cv_folds_batched.py"
-
-else:
-
-    rule train_architecture_sweep:
-        input:
-            expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
-            splits="results/data/splits.tsv",
-        output:
-            model=sweep_model(f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{{fold}}/model.pt"),
-            history=f"{SWEEP_RUNS}/architectures/{{architecture}}/fold{{fold}}/history.tsv",
-        wildcard_constraints:
-            architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
-            fold=r"\d+",
-        params:
-            architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
-            training=SWEEP_TRAINING,
-            seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "architectures", wildcards.fold),
-        log:
-            "results/logs/sweeps/architectures/{architecture}/fold{fold}.log",
-        benchmark:
-            "results/benchmarks/sweeps/architectures/{architecture}/fold{fold}.tsv"
-        threads: rule_threads("sweep_training")
-        resources:
-            **rule_resources("sweep_training"),
-        conda:
-            "../../envs/cic.yaml"
-        script:
-            "../scripts/train_sweep_run.py"
+# One job per run x fold, or per run with its folds stacked (training.batched_folds); the three sweeps differ in
+# their runs and networks only.
+rule train_architecture_sweep:
+    input:
+        expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
+        splits_path="results/data/splits.tsv",
+    output:
+        **sweep_run_files("architectures", "{architecture}", SWEEP_ARCHITECTURE_FOLDS),
+    log:
+        fold_job("results/logs/sweeps/architectures/{architecture}/fold{fold}.log"),
+    benchmark:
+        fold_job("results/benchmarks/sweeps/architectures/{architecture}/fold{fold}.tsv")
+    wildcard_constraints:
+        architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
+    conda:
+        "../../envs/cic.yaml"
+    threads: rule_threads("sweep_training")
+    resources:
+        **rule_resources("sweep_training"),
+    params:
+        **sweep_run_params("architectures", "{architecture}", SWEEP_ARCHITECTURE_FOLDS),
+        architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
+        training=SWEEP_TRAINING,
+    script:
+        "../scripts/train_autoencoders.py"
 
 
-    rule train_code_size_sweep:
-        input:
-            expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
-            splits="results/data/splits.tsv",
-            **SWEEP_CODE_SIZE_INPUT,
-        output:
-            model=sweep_model(f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{{fold}}/model.pt"),
-            history=f"{SWEEP_RUNS}/code_sizes/code{{code_size}}/fold{{fold}}/history.tsv",
-        wildcard_constraints:
-            code_size=r"\d+",
-            fold=r"\d+",
-        params:
-            architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
-            training=SWEEP_TRAINING,
-            seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "code_sizes", wildcards.fold),
-        log:
-            "results/logs/sweeps/code_sizes/code{code_size}/fold{fold}.log",
-        benchmark:
-            "results/benchmarks/sweeps/code_sizes/code{code_size}/fold{fold}.tsv"
-        threads: rule_threads("sweep_training")
-        resources:
-            **rule_resources("sweep_training"),
-        conda:
-            "../../envs/cic.yaml"
-        script:
-            "../scripts/train_sweep_run.py"
+use rule train_architecture_sweep as train_code_size_sweep with:
+    input:
+        **SWEEP_CODE_SIZE_INPUT,
+        expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
+        splits_path="results/data/splits.tsv",
+    output:
+        **sweep_run_files("code_sizes", "code{code_size}", SWEEP_CODE_SIZE_FOLDS),
+    log:
+        fold_job("results/logs/sweeps/code_sizes/code{code_size}/fold{fold}.log"),
+    benchmark:
+        fold_job("results/benchmarks/sweeps/code_sizes/code{code_size}/fold{fold}.tsv")
+    wildcard_constraints:
+        code_size=r"\d+",
+    params:
+        **sweep_run_params("code_sizes", "code{code_size}", SWEEP_CODE_SIZE_FOLDS),
+        architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
+        training=SWEEP_TRAINING,
 
 
-    rule train_regularisation_variant:
-        input:
-            expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
-            splits="results/data/splits.tsv",
-            **architecture_input(),
-        output:
-            model=sweep_model(f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{{fold}}/model.pt"),
-            history=f"{SWEEP_RUNS}/regularisation/{{variant}}/fold{{fold}}/history.tsv",
-        wildcard_constraints:
-            variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
-            fold=r"\d+",
-        params:
-            architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
-            training=lambda wildcards: sweep_plan.sweep_training(
-                config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
-            ),
-            seed=lambda wildcards: sweep_plan.sweep_seed(config["seed"], "regularisation", wildcards.fold),
-        log:
-            "results/logs/sweeps/regularisation/{variant}/fold{fold}.log",
-        benchmark:
-            "results/benchmarks/sweeps/regularisation/{variant}/fold{fold}.tsv"
-        threads: rule_threads("sweep_training")
-        resources:
-            **rule_resources("sweep_training"),
-        conda:
-            "../../envs/cic.yaml"
-        script:
-            "../scripts/train_sweep_run.py"
+use rule train_architecture_sweep as train_regularisation_variant with:
+    input:
+        **architecture_input(),
+        expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
+        splits_path="results/data/splits.tsv",
+    output:
+        **sweep_run_files("regularisation", "{variant}", SWEEP_VARIANT_FOLDS),
+    log:
+        fold_job("results/logs/sweeps/regularisation/{variant}/fold{fold}.log"),
+    benchmark:
+        fold_job("results/benchmarks/sweeps/regularisation/{variant}/fold{fold}.tsv")
+    wildcard_constraints:
+        variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
+    params:
+        **sweep_run_params("regularisation", "{variant}", SWEEP_VARIANT_FOLDS),
+        architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
+        training=lambda wildcards: sweep_plan.sweep_training(
+            config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
+        ),
 
 
 rule rank_architectures:
     input:
-        histories=[
-            f"{SWEEP_RUNS}/architectures/{slug}/fold{fold}/history.tsv"
-            for slug, fold in zip(*SWEEP_ARCHITECTURE_RUNS)
+        history_paths=[
+            f"{SWEEP_RUNS}/architectures/{slug}/fold{fold}/history.tsv" for slug, fold in zip(*SWEEP_ARCHITECTURE_RUNS)
         ],
     output:
-        curves="results/tables/fig8_cv_mse.tsv",
-        ranking="results/tables/fig8_architecture_ranking.tsv",
-    params:
-        architectures=[SWEEP_ARCHITECTURES[slug] for slug in SWEEP_ARCHITECTURE_RUNS[0]],
-        folds=SWEEP_ARCHITECTURE_RUNS[1],
+        curve_path="results/tables/fig8_cv_mse.tsv",
+        ranking_path="results/tables/fig8_architecture_ranking.tsv",
     log:
         "results/logs/sweeps/rank_architectures.log",
     benchmark:
         "results/benchmarks/sweeps/rank_architectures.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: rule_threads("default")
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        architectures=[SWEEP_ARCHITECTURES[slug] for slug in SWEEP_ARCHITECTURE_RUNS[0]],
+        folds=SWEEP_ARCHITECTURE_RUNS[1],
     script:
         "../scripts/rank_architectures.py"
 
 
 rule rank_code_sizes:
     input:
-        histories=[
+        **SWEEP_CODE_SIZE_INPUT,
+        history_paths=[
             f"{SWEEP_RUNS}/code_sizes/code{size}/fold{fold}/history.tsv" for size, fold in zip(*SWEEP_CODE_SIZE_RUNS)
         ],
-        **SWEEP_CODE_SIZE_INPUT,
     output:
-        curves="results/tables/fig9_cv_mse.tsv",
-        ranking="results/tables/fig9_code_size_ranking.tsv",
+        curve_path="results/tables/fig9_cv_mse.tsv",
+        ranking_path="results/tables/fig9_code_size_ranking.tsv",
+    log:
+        "results/logs/sweeps/rank_code_sizes.log",
+    benchmark:
+        "results/benchmarks/sweeps/rank_code_sizes.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
     params:
         code_sizes=SWEEP_CODE_SIZE_RUNS[0],
         architectures=lambda wildcards, input: [
             sweep_code_size_architecture(size, wildcards, input) for size in SWEEP_CODE_SIZE_RUNS[0]
         ],
         folds=SWEEP_CODE_SIZE_RUNS[1],
-    log:
-        "results/logs/sweeps/rank_code_sizes.log",
-    benchmark:
-        "results/benchmarks/sweeps/rank_code_sizes.tsv"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/rank_code_sizes.py"
 
 
 rule compare_regularisation:
     input:
-        histories=[
+        **architecture_input(),
+        history_paths=[
             f"{SWEEP_RUNS}/regularisation/{name}/fold{fold}/history.tsv" for name, fold in zip(*SWEEP_VARIANT_RUNS)
         ],
-        **architecture_input(),
     output:
-        curves="results/tables/regularisation_cv_mse.tsv",
-        table="results/tables/regularisation.tsv",
+        curve_path="results/tables/regularisation_cv_mse.tsv",
+        table_path="results/tables/regularisation.tsv",
+    log:
+        "results/logs/sweeps/compare_regularisation.log",
+    benchmark:
+        "results/benchmarks/sweeps/compare_regularisation.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
     params:
         variants=SWEEP_VARIANT_RUNS[0],
         folds=SWEEP_VARIANT_RUNS[1],
@@ -298,15 +175,6 @@ rule compare_regularisation:
         },
         training_overrides={name: variant.get("training") or {} for name, variant in SWEEP_VARIANTS.items()},
         reference=SWEEPS["regularisation"]["reference"],
-    log:
-        "results/logs/sweeps/compare_regularisation.log",
-    benchmark:
-        "results/benchmarks/sweeps/compare_regularisation.tsv"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
     script:
         "../scripts/compare_regularisation.py"
 
@@ -329,17 +197,17 @@ rule plot_sweeps:
             category="Figs 8-9: sweeps",
         ),
         regularisation_svg="results/figures/regularisation.svg",
-    params:
-        reference=SWEEPS["regularisation"]["reference"],
     log:
         "results/logs/sweeps/plot_sweeps.log",
     benchmark:
         "results/benchmarks/sweeps/plot_sweeps.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: rule_threads("default")
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        reference=SWEEPS["regularisation"]["reference"],
     script:
         "../scripts/plot_sweeps.py"
 
@@ -350,21 +218,21 @@ rule summarize_sweeps:
         code_size_ranking="results/tables/fig9_code_size_ranking.tsv",
         regularisation="results/tables/regularisation.tsv",
     output:
-        report(
+        output=report(
             "results/tables/sweeps_summary.tsv",
             caption="../report/sweeps_summary.rst",
             category="Figs 8-9: sweeps",
         ),
-    params:
-        reference=SWEEPS["regularisation"]["reference"],
     log:
         "results/logs/sweeps/summarize_sweeps.log",
     benchmark:
         "results/benchmarks/sweeps/summarize_sweeps.tsv"
+    conda:
+        "../../envs/cic.yaml"
     threads: rule_threads("default")
     resources:
         **rule_resources("default"),
-    conda:
-        "../../envs/cic.yaml"
+    params:
+        reference=SWEEPS["regularisation"]["reference"],
     script:
         "../scripts/summarize_sweeps.py"

@@ -1,7 +1,3 @@
-from cic.runner import run_step
-from cic.stages.reconstruction import compare_methods
+from cic.runner import run_rule
 
-run_step(lambda: compare_methods(
-    snakemake.input.expression, snakemake.input.splits, snakemake.input.reproduced, snakemake.params.n_components,
-    snakemake.params.methods, snakemake.params.options, snakemake.params.seed, snakemake.output[0],
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.reconstruction:compare_methods")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.autoencoder import encode_profiles
+from cic.runner import run_rule
 
-run_step(lambda: encode_profiles(snakemake.input.model, snakemake.input.expression, snakemake.input.splits,
-                                 snakemake.output.codes, snakemake.output.reproduced), snakemake.log[0])
+run_rule(snakemake, "cic.stages.autoencoder:encode_profiles")

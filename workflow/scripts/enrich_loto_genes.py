@@ -1,6 +1,3 @@
-from cic.runner import run_step
-from cic.stages.universality import enrich_up_genes
+from cic.runner import run_rule
 
-run_step(lambda: enrich_up_genes(
-    snakemake.input.genes, snakemake.input.de_table, snakemake.params.source, snakemake.output[0],
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.universality:enrich_up_genes")

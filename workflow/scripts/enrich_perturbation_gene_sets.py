@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.perturbation import enrich_gene_sets
+from cic.runner import run_rule
 
-run_step(lambda: enrich_gene_sets(snakemake.input.gmt, snakemake.input.expression, snakemake.params.source,
-                                  snakemake.output[0]), snakemake.log[0])
+run_rule(snakemake, "cic.stages.perturbation:enrich_gene_sets")

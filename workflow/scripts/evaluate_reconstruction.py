@@ -1,8 +1,3 @@
-from cic.runner import run_step
-from cic.stages.reconstruction import evaluate_reconstruction
+from cic.runner import run_rule
 
-run_step(lambda: evaluate_reconstruction(
-    snakemake.input.expression, snakemake.input.splits, snakemake.input.reproduced, snakemake.params.max_rank,
-    snakemake.params.example_cell_types, snakemake.output.per_sample, snakemake.output.rank_counts,
-    snakemake.output.examples, snakemake.output.wilcoxon,
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.reconstruction:evaluate_reconstruction")

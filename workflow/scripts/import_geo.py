@@ -1,7 +1,3 @@
-from cic.runner import run_step
-from cic.stages.download import import_geo
+from cic.runner import run_rule
 
-run_step(lambda: import_geo(
-    snakemake.input.sample_sheet, snakemake.params.geo, snakemake.params.download, snakemake.params.dataset,
-    snakemake.params.seed, snakemake.output.expression, snakemake.output.sample_sheet,
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.download:import_geo")

@@ -1,6 +1,3 @@
-from cic.runner import run_step
-from cic.stages.universality import list_held_out_cell_types
+from cic.runner import run_rule
 
-run_step(lambda: list_held_out_cell_types(
-    snakemake.input.splits, snakemake.params.cell_types, snakemake.params.de_pairs, snakemake.output[0],
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.universality:list_held_out_cell_types")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.data import plot_overview
+from cic.runner import run_rule
 
-run_step(lambda: plot_overview(snakemake.input.expression, snakemake.input.sample_quality, snakemake.input.splits,
-                               snakemake.output.png, snakemake.output.svg), snakemake.log[0])
+run_rule(snakemake, "cic.stages.data:plot_overview")

@@ -1,7 +1,3 @@
-from cic.runner import run_step
-from cic.stages.reconstruction import plot_figures
+from cic.runner import run_rule
 
-run_step(lambda: plot_figures(
-    snakemake.input.expression, snakemake.input.splits, snakemake.input.reproduced, snakemake.input.per_sample,
-    snakemake.input.rank_counts, snakemake.input.examples, snakemake.input.method_mse, dict(snakemake.output.items()),
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.reconstruction:plot_figures")

@@ -1,4 +1,3 @@
-from cic.runner import run_step
-from cic.stages.universality import plot_loto
+from cic.runner import run_rule
 
-run_step(lambda: plot_loto(snakemake.input[0], snakemake.output.png, snakemake.output.svg), snakemake.log[0])
+run_rule(snakemake, "cic.stages.universality:plot_loto")

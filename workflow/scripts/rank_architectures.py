@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.sweeps import rank_architectures
+from cic.runner import run_rule
 
-run_step(lambda: rank_architectures(snakemake.input.histories, snakemake.params.architectures, snakemake.params.folds,
-                                    snakemake.output.curves, snakemake.output.ranking), snakemake.log[0])
+run_rule(snakemake, "cic.stages.sweeps:rank_architectures")

@@ -1,6 +1,3 @@
-from cic.runner import run_step
-from cic.stages.sweeps import rank_code_sizes
+from cic.runner import run_rule
 
-run_step(lambda: rank_code_sizes(snakemake.input.histories, snakemake.params.code_sizes,
-                                 snakemake.params.architectures, snakemake.params.folds,
-                                 snakemake.output.curves, snakemake.output.ranking), snakemake.log[0])
+run_rule(snakemake, "cic.stages.sweeps:rank_code_sizes")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.data import select_top_variance
+from cic.runner import run_rule
 
-run_step(lambda: select_top_variance(snakemake.input[0], snakemake.params.n_genes, snakemake.output[0]),
-         snakemake.log[0])
+run_rule(snakemake, "cic.stages.data:select_top_variance")

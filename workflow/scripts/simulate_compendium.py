@@ -1,7 +1,3 @@
-from cic.runner import run_step
-from cic.stages.data import simulate
+from cic.runner import run_rule
 
-run_step(lambda: simulate(
-    snakemake.params.synthetic, snakemake.params.samples_per_type, snakemake.params.seed,
-    **dict(snakemake.output.items()),
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.data:simulate")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.reconstruction import summarize_cv
+from cic.runner import run_rule
 
-run_step(lambda: summarize_cv(snakemake.input.histories, snakemake.params.folds, snakemake.output.table,
-                              snakemake.output.png, snakemake.output.svg), snakemake.log[0])
+run_rule(snakemake, "cic.stages.reconstruction:summarize_cv")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.reconstruction import summarize
+from cic.runner import run_rule
 
-run_step(lambda: summarize(snakemake.input.cv, snakemake.input.per_sample, snakemake.input.wilcoxon,
-                           snakemake.input.method_mse, snakemake.output[0]), snakemake.log[0])
+run_rule(snakemake, "cic.stages.reconstruction:summarize")

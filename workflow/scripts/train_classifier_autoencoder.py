@@ -1,8 +1,3 @@
-from cic.runner import run_step
-from cic.stages.classification import train_classifier_autoencoder
+from cic.runner import run_rule
 
-run_step(lambda: train_classifier_autoencoder(
-    snakemake.input.expression, snakemake.input.splits, snakemake.params.architecture, snakemake.params.training,
-    snakemake.params.settings, snakemake.params.seed, snakemake.output.model, snakemake.output.history,
-    snakemake.output.codes, snakemake.output.architecture, snakemake.threads,
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.classification:train_classifier_autoencoder")

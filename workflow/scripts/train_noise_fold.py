@@ -1,8 +1,3 @@
-from cic.runner import run_step
-from cic.stages.classification import train_noise_fold
+from cic.runner import run_rule
 
-run_step(lambda: train_noise_fold(
-    snakemake.input.expression, snakemake.input.splits, int(snakemake.wildcards.fold), snakemake.params.architecture,
-    snakemake.params.training, snakemake.params.settings, snakemake.params.seed, snakemake.output.model,
-    snakemake.output.history, snakemake.output.accuracy, snakemake.threads,
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.classification:train_noise_fold")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.report import write_run_config
+from cic.runner import run_rule
 
-run_step(lambda: write_run_config(snakemake.params.config, snakemake.params.dataset, snakemake.output[0]),
-         snakemake.log[0])
+run_rule(snakemake, "cic.stages.report:write_run_config")

@@ -11,14 +11,17 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
 
 from cic import io
-from cic.model import Autoencoder
-from cic.stages.data import read_splits
-from cic.train import TrainConfig, encode, fit, load_model, reconstruct, save_model
+from cic.splits import read_splits
+
+if TYPE_CHECKING:  # torch loads in the functions that train or encode: the table and figure steps import this
+    from cic.model import Autoencoder  # module for its holdouts and readers only
+    from cic.train import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ WORKFLOW_TRAINING_KEYS = ("batched_folds",)
 
 def train_config(training: dict, seed: int, **overrides) -> TrainConfig:
     """TrainConfig from the config's ``training`` section, a seed, and experiment-specific overrides."""
+    from cic.train import TrainConfig
+
     settings = {name: value for name, value in dict(training).items() if name not in WORKFLOW_TRAINING_KEYS}
     return TrainConfig(**(settings | {"seed": int(seed)} | overrides))
 
@@ -85,17 +90,23 @@ def train_autoencoders(expression, splits_path, holdouts: list[Holdout], archite
                        seeds: list[int], model_paths: list, history_paths: list, checkpoint_path=None,
                        threads: int = 1) -> list[pd.DataFrame]:
     """Train one network of ``architecture`` per holdout, all at once (:func:`cic.train.fit`; one holdout for a
-    job that trains one network): network i trains on the samples outside ``holdouts[i]`` with ``seeds[i]``
+    job that trains one network; a holdout may be given as its ``(column, value)`` pair, as a rule's params do):
+    network i trains on the samples outside ``holdouts[i]`` with ``seeds[i]``
     (its validation subset drawn from them, stratified by cell type), is tested on the holdout after every epoch,
     and ends in ``model_paths[i]`` (the weights of its best validation epoch) and ``history_paths[i]``.
 
     ``checkpoint_path`` (default: beside the first model file) lets a killed job resume when the rule is re-run;
     it is deleted once every model is written.
     """
+    holdouts = [holdout if isinstance(holdout, Holdout) else Holdout(*holdout) for holdout in holdouts]
     if not len(holdouts) == len(seeds) == len(model_paths) == len(history_paths) >= 1:
         raise ValueError(f"train_autoencoders needs one seed, model path and history path per holdout, got "
                          f"{len(holdouts)} holdouts, {len(seeds)} seeds, {len(model_paths)} model paths and "
                          f"{len(history_paths)} history paths")
+    import torch
+
+    from cic.model import Autoencoder
+
     torch.set_num_threads(max(1, int(threads)))
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
     template = Autoencoder(matrix.shape[1], architecture)
@@ -111,6 +122,8 @@ def fit_and_save(template: Autoencoder, matrix: np.ndarray, splits: pd.DataFrame
     """:func:`cic.train.fit` of one network per holdout (validation stratified by the splits' cell type), with a
     checkpoint (default: beside the first model file; deleted at the end), then :func:`cic.train.save_model` of
     each network with its ``metas[i]``."""
+    from cic.train import fit, save_model
+
     tests = [checked_test_mask(holdout, splits) for holdout in holdouts]
     checkpoint = Path(checkpoint_path) if checkpoint_path is not None else default_checkpoint(model_paths[0])
     networks, histories = fit(template, matrix, config, train_rows=[np.flatnonzero(~test) for test in tests],
@@ -128,6 +141,8 @@ def fit_and_save(template: Autoencoder, matrix: np.ndarray, splits: pd.DataFrame
 
 def encode_profiles(model_path, expression, splits_path, codes_path, reproduced_path) -> None:
     """CICs of every sample (table) and REPs of every sample (AnnData with the split in obs)."""
+    from cic.train import encode, load_model, reconstruct
+
     model, meta = load_model(model_path)
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
     if meta.get("genes") != genes:

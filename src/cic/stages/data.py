@@ -11,7 +11,7 @@ from cic.dataset import read_expression
 from cic.identifiers import map_to_symbols, read_symbol_mapping
 from cic.prepare import PreparationSettings, prepare, top_variance_genes
 from cic.simulate import SimulationConfig, simulate_compendium, write_compendium
-from cic.splits import assign_splits
+from cic.splits import assign_splits, read_splits  # noqa: F401  (read_splits: its readers import it from here)
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,6 @@ def make_splits(expression, test_fraction: float, cv_folds: int, noise_cv_folds:
     counts = table["split"].value_counts()
     log.info("train %d / test %d samples; %d CV folds, %d noise CV folds", counts.get("train", 0),
              counts.get("test", 0), cv_folds, noise_cv_folds)
-
-
-def read_splits(path) -> pd.DataFrame:
-    """results/data/splits.tsv; ids and labels stay text (a cell type called "1" or "True" is not a number)."""
-    return pd.read_csv(path, sep="\t", dtype={"sample": str, "cell_type": str, "study": str}, keep_default_na=False)
 
 
 def plot_overview(expression, sample_quality, splits, png, svg) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from cic import defaults, evaluation, io
-from cic.figures import fig2
 from cic.paper import paper_value, summary_row as _row
 from cic.stages.autoencoder import MAIN_HOLDOUT, load_expression_and_splits, read_histories
 
@@ -73,6 +72,8 @@ def compare_methods(expression, splits_path, reproduced, n_components: int, meth
 
 def summarize_cv(history_paths, folds, table_path, png, svg) -> None:
     """Fig 2a: mean and standard error of the test MSE per epoch over the CV folds."""
+    from cic.figures import fig2  # matplotlib: only the figure steps load it
+
     histories = read_histories(history_paths, "fold", folds)
     summary = evaluation.curve_summary(histories, ["epoch"], "test_mse")
     io.write_table(summary, table_path)
@@ -82,6 +83,8 @@ def summarize_cv(history_paths, folds, table_path, png, svg) -> None:
 def plot_figures(expression, splits_path, reproduced, per_sample_path, rank_counts_path, examples_path,
                  method_mse_path, figures: dict) -> None:
     """Fig 2b-2g from the stored tables (and, for the 2d scatters, the stored profiles): no training."""
+    from cic.figures import fig2
+
     per_sample = pd.read_csv(per_sample_path, sep="\t")
     rank_counts = pd.read_csv(rank_counts_path, sep="\t")
     for metric, name, paper_key in (("spearman", "fig2b", "rank1_fraction_spearman"),

@@ -8,8 +8,6 @@ from typing import Mapping
 
 import yaml
 
-from cic import io
-from cic.claims import evaluate_claims
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +29,9 @@ def dataset_label(config: Mapping) -> str:
 
 def write_claims(summary_paths: Mapping[str, str], dataset: str, output: str) -> None:
     """results/tables/claims.tsv: every quantitative claim of the paper, judged on this run's summary tables."""
+    from cic import io  # here, not above: the workflow imports dataset_label to build its job graph
+    from cic.claims import evaluate_claims
+
     claims = evaluate_claims(dict(summary_paths), dataset)
     io.write_table(claims, output)
     counts = claims["holds"].value_counts().to_dict()
@@ -39,6 +40,8 @@ def write_claims(summary_paths: Mapping[str, str], dataset: str, output: str) ->
 
 def write_run_config(config: Mapping, dataset: str, output: str) -> None:
     """results/tables/run_config.yaml: the configuration this run used (shown in the report), with the dataset."""
+    from cic import io
+
     text = (f"# Configuration of this run. Dataset: {dataset}\n"
             + yaml.safe_dump(_plain(config), sort_keys=False, default_flow_style=False))
     io.write_text(text, output)

@@ -12,7 +12,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cic import evaluation, io
 from cic.errors import InputError
@@ -142,6 +141,8 @@ def compare_regularisation(history_paths, variants, folds, architectures: dict, 
         elif np.allclose(difference, difference[0]):  # the same change in every fold: t is infinite
             p_value = 0.0
         else:
+            from scipy import stats  # here: the other sweep steps do not need scipy
+
             p_value = float(stats.ttest_rel(both[:, 0], both[:, 1]).pvalue)
         changes.append({"change_vs_reference": float(difference.mean()), "change_se": se,
                         "relative_change": float(difference.mean() / both[:, 1].mean()),

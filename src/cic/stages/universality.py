@@ -79,7 +79,7 @@ def held_out_cell_types(splits: pd.DataFrame, requested: Sequence[str] | None,
 
 def list_held_out_cell_types(splits_path, requested, de_pairs, output) -> None:
     """The checkpoint behind the per-type training jobs: one held-out type per line."""
-    from cic.stages.data import read_splits
+    from cic.splits import read_splits
 
     chosen = held_out_cell_types(read_splits(splits_path), requested, de_pairs, splits_path)
     io.write_text("".join(f"{cell_type}\n" for cell_type in chosen), output)
@@ -107,6 +107,22 @@ def loto_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
     if len(models) == 1 and Path(models[0]).is_dir():
         return [str(loto_model_dir(models[0], cell_type) / "model.pt") for cell_type in cell_types]
     return models
+
+
+def train_loto(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
+               models_dir=None, checkpoint_path=None, held_out: str | None = None, model_path=None,
+               history_path=None, threads: int = 1) -> list[pd.DataFrame]:
+    """The rule's entry (workflow/rules/universality.smk, train_loto): every held-out type into ``models_dir``
+    (:func:`train_loto_models`, stacked), or the one type whose file name (:func:`cic.labels.safe_name`) is
+    ``held_out`` into ``model_path`` and ``history_path`` (:func:`train_loto_model`, with its per-type seed)."""
+    if models_dir is not None:
+        return train_loto_models(expression, splits_path, cell_types_path, architecture, training, seed, models_dir,
+                                 checkpoint_path, threads)
+    from cic.labels import label_of
+
+    cell_type = label_of(held_out, read_lines(cell_types_path), cell_types_path)
+    return [train_loto_model(expression, splits_path, cell_type, architecture, training, loto_seed(seed, cell_type),
+                             model_path, history_path, threads)]
 
 
 def train_loto_models(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,

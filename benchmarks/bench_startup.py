@@ -1,0 +1,63 @@
+"""Job start-up of the workflow layer (issue 19): what a job pays before it works, and what a dry run pays.
+
+Each stage module is imported in a fresh interpreter (as a rule's script does), 5 times, and `snakemake -n` is run
+on the default config in a copy of the workflow without results/ (a full DAG, as a first run sees it), 3 times.
+Reported: the median wall seconds and CPU seconds (user + system of the child) of each, and which heavy libraries
+the import loaded. Run from the repository root, in the project's environment:
+
+    python benchmarks/bench_startup.py            # this checkout
+    python benchmarks/bench_startup.py --src DIR  # another checkout's src/ first on PYTHONPATH (e.g. main's)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = ["cic.stages.reconstruction", "cic.stages.sweeps", "cic.stages.universality", "cic.stages.classification",
+           "cic.stages.perturbation", "cic.stages.data", "cic.stages.report", "cic.stages.autoencoder"]
+HEAVY = ("torch", "anndata", "scipy", "sklearn", "matplotlib")
+
+
+def timed(command, cwd, env) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system) of one child process, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), result.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", type=Path, default=REPO / "src", help="the package's src/ folder")
+    parser.add_argument("--workflow", type=Path, default=REPO, help="the checkout whose workflow is dry-run")
+    args = parser.parse_args()
+    env = os.environ | {"PYTHONPATH": str(args.src.resolve())}
+    print("| what | wall s (median) | CPU s (median) | heavy libraries loaded |\n| --- | ---: | ---: | --- |")
+    for module in MODULES:
+        code = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules) or '-')"
+        runs = [timed([sys.executable, "-c", code], REPO, env) for _ in range(5)]
+        print(f"| `import {module}` | {statistics.median(r[0] for r in runs):.2f} | "
+              f"{statistics.median(r[1] for r in runs):.2f} | {runs[0][2].strip()} |")
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "project"
+        shutil.copytree(args.workflow, copy, ignore=shutil.ignore_patterns(".git", ".venv", "results", ".snakemake",
+                                                                          "*.egg-info", "__pycache__"))
+        runs = [timed([sys.executable, "-m", "snakemake", "-n", "-q"], copy, env) for _ in range(3)]
+    print(f"| `snakemake -n` (default config, no results) | {statistics.median(r[0] for r in runs):.2f} | "
+          f"{statistics.median(r[1] for r in runs):.2f} | |")
+
+
+if __name__ == "__main__":
+    main()
