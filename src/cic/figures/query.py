@@ -1,0 +1,76 @@
+"""Figures of new samples against a reference: the query map (``cic query``) and the novelty figure (how often
+samples of a type the network never saw come out unassigned)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cic.figures import BLACK, BLUE, VERMILLION, category_styles, display_labels, save_figure, scaled_font
+import matplotlib.pyplot as plt  # after cic.figures, which selects the headless backend
+
+MAX_LABELLED_QUERIES = 25  # above this many query samples their names would cover the map
+
+
+def plot_query_map(reference_codes: np.ndarray, reference_types, query_codes: np.ndarray, query_types,
+                   query_names, png_path, svg_path=None) -> None:
+    """Query samples on a 2-D map of the reference CICs: PCA fitted on the reference CICs only (samples x
+    code_size), reference samples as small points coloured by type, query samples as large outlined markers in
+    the colour of their assigned type (black crosses: unassigned)."""
+    from sklearn.decomposition import PCA
+
+    reference_codes = np.asarray(reference_codes, dtype=np.float64)
+    pca = PCA(n_components=2, random_state=0).fit(reference_codes)
+    reference_xy = pca.transform(reference_codes)
+    query_xy = pca.transform(np.asarray(query_codes, dtype=np.float64)) if len(query_codes) else np.empty((0, 2))
+    reference_types = np.asarray(reference_types, dtype=str)
+    styles = category_styles(reference_types)
+    names = sorted(styles)
+    fig, ax = plt.subplots(figsize=(8.5, 6.0))
+    for name, label in zip(names, display_labels(names, width=22)):
+        mask = reference_types == name
+        ax.scatter(*reference_xy[mask].T, s=14, alpha=0.45, linewidths=0, label=label, **styles[name])
+    query_types = np.asarray(query_types, dtype=str)
+    for i, (x, y) in enumerate(query_xy):
+        style = styles.get(query_types[i])
+        if style is None:  # unassigned
+            ax.scatter(x, y, s=70, marker="X", color=BLACK, linewidths=0.8, edgecolors="white", zorder=3)
+        else:
+            ax.scatter(x, y, s=80, edgecolors=BLACK, linewidths=1.2, zorder=3, **style)
+    if 0 < len(query_xy) <= MAX_LABELLED_QUERIES:
+        for (x, y), name in zip(query_xy, query_names):
+            ax.annotate(str(name), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=6.5)
+    ratio = pca.explained_variance_ratio_
+    ax.set_xlabel(f"PC1 of the reference CICs ({100 * ratio[0]:.0f}% of variance)")
+    ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}%)")
+    ax.set_title(f"{len(query_xy)} query samples (outlined; black X: unassigned) on the reference CIC map")
+    ax.legend(title="reference cell type", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+              fontsize=scaled_font(len(names)), markerscale=1.4)
+    save_figure(fig, png_path, svg_path)
+
+
+def plot_novelty(table: pd.DataFrame, png_path, svg_path=None) -> None:
+    """Per held-out type (``results/tables/novelty.tsv``): the fraction of its samples that come out unassigned
+    from the network that never saw the type (novelty detected, blue), beside the fraction of test samples of the
+    types it did see that come out unassigned (false unassigned, vermillion)."""
+    if table.empty:
+        raise ValueError("the novelty table has no row")
+    positions = np.arange(len(table))
+    width = 0.38
+    fig, ax = plt.subplots(figsize=(max(5.5, 0.55 * len(table) + 2.5), 4.2))
+    ax.bar(positions - width / 2, table["unassigned_fraction"], width, color=BLUE,
+           label="held-out type's samples unassigned (novelty found)")
+    ax.bar(positions + width / 2, table["false_unassigned_fraction"], width, color=VERMILLION,
+           label="seen types' test samples unassigned (false alarms)")
+    for x, (fraction, n) in enumerate(zip(table["unassigned_fraction"], table["n_held_out"])):
+        ax.annotate(f"{round(fraction * n)}/{int(n)}", (x - width / 2, fraction), xytext=(0, 2),
+                    textcoords="offset points", ha="center", fontsize=scaled_font(len(table)))
+    ax.set_xticks(positions, display_labels(table["cell_type"].astype(str).tolist(), width=14),
+                  fontsize=scaled_font(len(table)), rotation=45 if len(table) > 6 else 0,
+                  ha="right" if len(table) > 6 else "center")
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("fraction of samples unassigned")
+    ax.set_xlabel("cell type held out of the network")
+    ax.set_title("Types the network never saw: unassigned by reconstruction MSE or classifier probability")
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.28 if len(table) > 6 else -0.18), frameon=False, ncol=1)
+    save_figure(fig, png_path, svg_path)
