@@ -20,6 +20,7 @@ include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/universality.smk"
 include: "workflow/rules/classification.smk"
 include: "workflow/rules/perturbation.smk"
+include: "workflow/rules/query.smk"
 include: "workflow/rules/report.smk"
 
 

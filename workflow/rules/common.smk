@@ -333,6 +333,7 @@ def stage_outputs():
         + universality_outputs()
         + classification_outputs()
         + perturbation_outputs()
+        + query_outputs()
     )
 
 

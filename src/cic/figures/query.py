@@ -33,8 +33,8 @@ def plot_query_map(reference_codes: np.ndarray, reference_types, query_codes: np
     query_types = np.asarray(query_types, dtype=str)
     for i, (x, y) in enumerate(query_xy):
         style = styles.get(query_types[i])
-        if style is None:  # unassigned
-            ax.scatter(x, y, s=70, marker="X", color=BLACK, linewidths=0.8, edgecolors="white", zorder=3)
+        if style is None:  # unassigned: a hollow X, unlike any type's filled marker
+            ax.scatter(x, y, s=110, marker="X", facecolors="white", edgecolors=BLACK, linewidths=1.3, zorder=4)
         else:
             ax.scatter(x, y, s=80, edgecolors=BLACK, linewidths=1.2, zorder=3, **style)
     if 0 < len(query_xy) <= MAX_LABELLED_QUERIES:
@@ -43,7 +43,10 @@ def plot_query_map(reference_codes: np.ndarray, reference_types, query_codes: np
     ratio = pca.explained_variance_ratio_
     ax.set_xlabel(f"PC1 of the reference CICs ({100 * ratio[0]:.0f}% of variance)")
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}%)")
-    ax.set_title(f"{len(query_xy)} query samples (outlined; black X: unassigned) on the reference CIC map")
+    ax.set_title(f"{len(query_xy)} query samples (large, outlined; hollow X: unassigned) on the reference CIC map")
+    ax.scatter([], [], s=80, marker="o", facecolors="none", edgecolors=BLACK, linewidths=1.2,
+               label="query sample (colour: assigned type)")
+    ax.scatter([], [], s=110, marker="X", facecolors="white", edgecolors=BLACK, linewidths=1.3, label="query: unassigned")
     ax.legend(title="reference cell type", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
               fontsize=scaled_font(len(names)), markerscale=1.4)
     save_figure(fig, png_path, svg_path)

@@ -1,0 +1,105 @@
+# Identify new samples with the trained classifier autoencoder (issue 18): the reference bundle, each named query
+# file of query.samples, and the novelty measure (types a leave-one-type-out network never saw come out unassigned).
+# The logic lives in cic.reference, cic.query and cic.stages.novelty; `cic query` runs the same code.
+import re
+
+REFERENCE = expand("results/reference/{name}", name=["weights.pt", "reference.json", "reference_codes.tsv"])
+QUERY_FILES = ["predictions.tsv", "codes.tsv", "reproduced.h5ad", "query_map.png", "query_map.svg"]
+
+
+def query_outputs():
+    """Targets of workflow/rules/query.smk: the bundle, the novelty table and figure, every named query."""
+    novelty = ["results/tables/novelty.tsv", "results/tables/novelty_summary.tsv", "results/figures/novelty.png",
+               "results/figures/novelty.svg"]
+    queries = expand("results/query/{query}/{name}", query=list(config["query"]["samples"]), name=QUERY_FILES)
+    return REFERENCE + novelty + queries
+
+
+def query_inputs(wildcards):
+    """The query's files (the sample sheet only when it has one) and the bundle."""
+    entry = config["query"]["samples"][wildcards.query]
+    files = {"expression": entry["expression"], "reference": REFERENCE}
+    if entry.get("sample_sheet"):
+        files["sample_sheet"] = entry["sample_sheet"]
+    return files
+
+
+rule reference_bundle:
+    input:
+        model="results/models/classifier_autoencoder/model.pt",
+        expression="results/data/expression.h5ad",
+        splits="results/data/splits.tsv",
+    output:
+        weights=REFERENCE[0],
+        meta=report(REFERENCE[1], caption="../report/reference.rst", category="Identify new samples"),
+        codes=REFERENCE[2],
+    params:
+        preprocess=config["preprocess"],
+        training=config["training"] | config["classification"]["training"],
+    log:
+        "results/logs/query/reference_bundle.log",
+    benchmark:
+        "results/benchmarks/query/reference_bundle.tsv"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/write_reference.py"
+
+
+rule query_samples:
+    input:
+        unpack(query_inputs),
+    output:
+        predictions="results/query/{query}/predictions.tsv",
+        codes="results/query/{query}/codes.tsv",
+        reproduced="results/query/{query}/reproduced.h5ad",
+        map_png=report("results/query/{query}/query_map.png", caption="../report/query_map.rst",
+                       category="Identify new samples", subcategory="{query}"),
+        map_svg="results/query/{query}/query_map.svg",
+    params:
+        entry=lambda wildcards: config["query"]["samples"][wildcards.query],
+        settings=config["query"],
+    wildcard_constraints:
+        query="|".join(map(re.escape, config["query"]["samples"])) or "(?!)",  # only the configured names
+    log:
+        "results/logs/query/{query}.log",
+    benchmark:
+        "results/benchmarks/query/{query}.tsv"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/identify_query.py"
+
+
+rule novelty:
+    input:
+        models=loto_model_inputs,
+        cell_types="results/tables/fig3_held_out_cell_types.txt",
+        expression="results/data/expression.h5ad",
+        splits="results/data/splits.tsv",
+        reference=REFERENCE,
+    output:
+        table=report("results/tables/novelty.tsv", caption="../report/novelty.rst", category="Identify new samples"),
+        summary="results/tables/novelty_summary.tsv",
+        png=report("results/figures/novelty.png", caption="../report/novelty.rst", category="Identify new samples"),
+        svg="results/figures/novelty.svg",
+    params:
+        min_probability=config["query"]["min_probability"],
+        seed=config["seed"] + 400,
+    log:
+        "results/logs/query/novelty.log",
+    benchmark:
+        "results/benchmarks/query/novelty.tsv"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    conda:
+        "../../envs/cic.yaml"
+    script:
+        "../scripts/measure_novelty.py"
