@@ -180,3 +180,17 @@ def test_quantile_normalisation_to_a_target_with_missing_genes():
     # 5 of 10 genes: ranks take the target's quantiles 0.1, 0.3, ..., 0.9 -> values 0.5, 2.5, ... 8.5; ties share
     np.testing.assert_allclose(quantile_normalize_to_target(np.array([3.0, 1, 1, 7, 9]), target),
                                [4.5, 1.5, 1.5, 6.5, 8.5])
+
+
+def test_repeated_gene_ids_are_collapsed_per_sample_by_the_references_rule(bundle, tmp_path):
+    """max_mean on one sample keeps the higher probe: the same whether the sample is alone or in a batch."""
+    folder, raw_frame, _, _ = bundle
+    low = raw_frame.iloc[:20] * 0.5  # a second, dimmer probe set of 20 genes
+    repeated = pd.concat([raw_frame, low])
+    plain = run_query(folder, write_query(raw_frame, tmp_path / "plain.tsv"), tmp_path / "plain")
+    batch = run_query(folder, write_query(repeated, tmp_path / "rep.tsv"), tmp_path / "rep")
+    pd.testing.assert_frame_equal(plain, batch)
+    sample = raw_frame.columns[3]
+    alone = run_query(folder, write_query(repeated[[sample]], tmp_path / "one.tsv"), tmp_path / "one")
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True),
+                                  batch[batch["sample"] == sample].reset_index(drop=True))

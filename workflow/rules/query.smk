@@ -1,27 +1,6 @@
 # Identify new samples with the trained classifier autoencoder (issue 18): the reference bundle, each named query
 # file of query.samples, and the novelty measure (types a leave-one-type-out network never saw come out unassigned).
 # The logic lives in cic.reference, cic.query and cic.stages.novelty; `cic query` runs the same code.
-import re
-
-REFERENCE = expand("results/reference/{name}", name=["weights.pt", "reference.json", "reference_codes.tsv"])
-QUERY_FILES = ["predictions.tsv", "codes.tsv", "reproduced.h5ad", "query_map.png", "query_map.svg"]
-
-
-def query_outputs():
-    """Targets of workflow/rules/query.smk: the bundle, the novelty table and figure, every named query."""
-    novelty = ["results/tables/novelty.tsv", "results/tables/novelty_summary.tsv", "results/figures/novelty.png",
-               "results/figures/novelty.svg"]
-    queries = expand("results/query/{query}/{name}", query=list(config["query"]["samples"]), name=QUERY_FILES)
-    return REFERENCE + novelty + queries
-
-
-def query_inputs(wildcards):
-    """The query's files (the sample sheet only when it has one) and the bundle."""
-    entry = config["query"]["samples"][wildcards.query]
-    files = {"expression": entry["expression"], "reference": REFERENCE}
-    if entry.get("sample_sheet"):
-        files["sample_sheet"] = entry["sample_sheet"]
-    return files
 
 
 rule reference_bundle:
@@ -63,7 +42,7 @@ rule query_samples:
         entry=lambda wildcards: config["query"]["samples"][wildcards.query],
         settings=config["query"],
     wildcard_constraints:
-        query="|".join(map(re.escape, config["query"]["samples"])) or "(?!)",  # only the configured names
+        query="|".join(config["query"]["samples"]) or "(?!)",  # the configured names (schema: [A-Za-z0-9_-]+)
     log:
         "results/logs/query/{query}.log",
     benchmark:
