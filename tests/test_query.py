@@ -142,6 +142,11 @@ def test_too_many_missing_genes_stop_with_one_line_and_no_output(bundle, tmp_pat
     assert "q.tsv" in error[0] and "105 of the reference's 150 genes (70.0%)" in error[0]
     assert "max_missing_gene_fraction = 0.2" in error[0] and "fix:" in error[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # with --log the traceback goes to that file, and still one line on the terminal
+    log = tmp_path / "query.log"
+    assert main(["query", "--model", str(folder), "--expression", query, "--out", str(tmp_path / "out"),
+                 "--log", str(log)]) == 1
+    assert len(error_lines(capsys.readouterr().err)) == 1 and "Traceback" in log.read_text()
 
 
 def test_a_bundle_of_another_format_version_stops_with_one_line(bundle, tmp_path, capsys):
@@ -161,6 +166,9 @@ def test_a_bundle_of_another_format_version_stops_with_one_line(bundle, tmp_path
 
 def test_the_cic_command_lists_query_and_refuses_bad_input_in_one_line(bundle, tmp_path):
     """The installed console script: `cic --help` lists the subcommands; a missing file is one line, exit 1."""
+    from importlib.metadata import entry_points
+
+    assert [e.value for e in entry_points(group="console_scripts") if e.name == "cic"] == ["cic.cli:main"]
     shown = subprocess.run([sys.executable, "-m", "cic.cli", "--help"], capture_output=True, text=True)
     assert shown.returncode == 0 and "query" in shown.stdout and "reference" in shown.stdout
     bad = tmp_path / "bad.tsv"

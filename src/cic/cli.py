@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 
 from cic.dataset import ORIENTATIONS
 from cic.errors import InputError
@@ -81,23 +82,31 @@ def _reference(args) -> None:
     write_reference(args.classifier_model, args.expression, args.splits, config["preprocess"], training, args.out)
 
 
+def _traceback_to(log_path) -> None:
+    """The current exception's traceback, appended to the --log file only (the terminal gets one line)."""
+    if log_path:
+        logging.shutdown()  # flush the log file's handler first
+        with open(log_path, "a", encoding="utf-8") as handle:
+            traceback.print_exc(file=handle)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from cic.runner import configure_logging
 
     configure_logging(args.log)
-    if not args.log:  # the terminal shows one line per problem; tracebacks only with --log, in the file
-        for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers:  # the terminal: short lines; the --log file keeps its format
+        if not isinstance(handler, logging.FileHandler):
             handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     step = {"query": _query, "reference": _reference}[args.command]
     try:
         step(args)
     except InputError as error:
-        logging.getLogger("cic").debug("failed", exc_info=True)
+        _traceback_to(args.log)
         print(f"cic {args.command}: error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # a bug or an environment problem: one line here, the traceback in --log
-        logging.getLogger("cic").debug("failed", exc_info=True)
+        _traceback_to(args.log)
         message = " ".join(str(error).split()) or "(no message)"
         where = f" (traceback in {args.log})" if args.log else " (run with --log FILE for the traceback)"
         print(f"cic {args.command}: error: {type(error).__name__}: {message}{where}", file=sys.stderr)

@@ -111,9 +111,7 @@ def write_reference(model_path, expression, splits_path, preprocess: dict, train
 
     from cic.model import ClassifierAutoencoder
     from cic.stages.autoencoder import load_expression_and_splits
-    from cic.train import encode, reconstruct
-
-    from cic.train import load_model
+    from cic.train import encode, load_model, reconstruct
 
     model, model_meta = load_model(model_path)
     if not isinstance(model, ClassifierAutoencoder):
@@ -152,7 +150,7 @@ def write_reference(model_path, expression, splits_path, preprocess: dict, train
                            "applied_as": "(GEP - input_mean) / input_scale before the encoder; the decoder's output "
                                          "* input_scale + input_mean"},
         "architecture": model.metadata(),
-        "training": {key: value for key, value in dict(training).items()} | {"seed": model_meta.get("seed")},
+        "training": dict(training) | {"seed": model_meta.get("seed")},
         "unassigned": {"reconstruction_mse_quantile": MSE_QUANTILE, "reconstruction_mse_threshold": threshold,
                        "n_training_samples": int(train.sum()),
                        "training_samples": f"{model_meta['holdout_column']} != {model_meta['holdout_value']}"},
