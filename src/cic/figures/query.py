@@ -26,8 +26,14 @@ def plot_query_map(reference_codes: np.ndarray, reference_types, query_codes: np
     reference_types = np.asarray(reference_types, dtype=str)
     styles = category_styles(reference_types)
     names = sorted(styles)
-    fig, ax = plt.subplots(figsize=(8.5, 6.0))
-    for name, label in zip(names, display_labels(names, width=22)):
+    labels = display_labels(names, width=22)
+    # The legend holds every type (real names wrap over lines): the figure grows with it, in two columns past 16.
+    font = scaled_font(len(names))
+    columns = 1 if len(names) <= 16 else 2
+    legend_lines = sum(label.count("\n") + 1.6 for label in labels) + 6
+    height = max(6.0, 1.2 + legend_lines * 1.25 * font / 72 / columns)
+    fig, ax = plt.subplots(figsize=(8.5 + 2.2 * (columns - 1), height))
+    for name, label in zip(names, labels):
         mask = reference_types == name
         ax.scatter(*reference_xy[mask].T, s=14, alpha=0.45, linewidths=0, label=label, **styles[name])
     query_types = np.asarray(query_types, dtype=str)
@@ -48,7 +54,7 @@ def plot_query_map(reference_codes: np.ndarray, reference_types, query_codes: np
                label="query sample (colour: assigned type)")
     ax.scatter([], [], s=110, marker="X", facecolors="white", edgecolors=BLACK, linewidths=1.3, label="query: unassigned")
     ax.legend(title="reference cell type", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
-              fontsize=scaled_font(len(names)), markerscale=1.4)
+              fontsize=font, title_fontsize=font + 1, markerscale=1.4, ncol=columns)
     save_figure(fig, png_path, svg_path)
 
 
@@ -58,22 +64,25 @@ def plot_novelty(table: pd.DataFrame, png_path, svg_path=None) -> None:
     types it did see that come out unassigned (false unassigned, vermillion)."""
     if table.empty:
         raise ValueError("the novelty table has no row")
-    positions = np.arange(len(table))
-    width = 0.38
-    fig, ax = plt.subplots(figsize=(max(5.5, 0.55 * len(table) + 2.5), 4.2))
-    ax.bar(positions - width / 2, table["unassigned_fraction"], width, color=BLUE,
-           label="held-out type's samples unassigned (novelty found)")
-    ax.bar(positions + width / 2, table["false_unassigned_fraction"], width, color=VERMILLION,
-           label="seen types' test samples unassigned (false alarms)")
-    for x, (fraction, n) in enumerate(zip(table["unassigned_fraction"], table["n_held_out"])):
-        ax.annotate(f"{round(fraction * n)}/{int(n)}", (x - width / 2, fraction), xytext=(0, 2),
-                    textcoords="offset points", ha="center", fontsize=scaled_font(len(table)))
-    ax.set_xticks(positions, display_labels(table["cell_type"].astype(str).tolist(), width=14),
-                  fontsize=scaled_font(len(table)), rotation=45 if len(table) > 6 else 0,
-                  ha="right" if len(table) > 6 else "center")
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("fraction of samples unassigned")
-    ax.set_xlabel("cell type held out of the network")
-    ax.set_title("Types the network never saw: unassigned by reconstruction MSE or classifier probability")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.28 if len(table) > 6 else -0.18), frameon=False, ncol=1)
+    n = len(table)
+    labels = display_labels(table["cell_type"].astype(str).tolist(), width=28)
+    font = scaled_font(n)
+    rows = max(label.count("\n") + 1 for label in labels)
+    per_type = max(0.42, rows * 1.35 * font / 72 + 0.12)  # inches per type: its wrapped name must fit
+    positions = np.arange(n)[::-1]  # first type on top
+    height = 0.38
+    fig, ax = plt.subplots(figsize=(7.5, 2.4 + per_type * n), layout="constrained")
+    ax.barh(positions + height / 2, table["unassigned_fraction"], height, color=BLUE,
+            label="held-out type's samples unassigned (novelty found)")
+    ax.barh(positions - height / 2, table["false_unassigned_fraction"], height, color=VERMILLION,
+            label="seen types' test samples unassigned (false alarms)")
+    for y, (fraction, count) in zip(positions, zip(table["unassigned_fraction"], table["n_held_out"])):
+        ax.annotate(f"{round(fraction * count)}/{int(count)}", (fraction, y + height / 2), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=font)
+    ax.set_yticks(positions, labels, fontsize=font)
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("fraction of samples unassigned")
+    ax.set_ylabel("held-out type")
+    ax.set_title("Types the network never saw: unassigned\n(reconstruction MSE or classifier probability)")
+    fig.legend(loc="outside lower center", frameon=False)
     save_figure(fig, png_path, svg_path)
