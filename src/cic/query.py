@@ -24,8 +24,9 @@ answer as in a batch and a batch's make-up never changes one sample's numbers:
    line. The reconstruction MSE is taken over the present genes only.
 
 A sample is ``unassigned`` when the classifier's probability is below ``min_probability`` or its reconstruction
-MSE is above the reference's own threshold (the 99th percentile of the training samples' MSE): a profile the
-network reproduces worse than 99 % of what it was trained on is unlike anything it knows.
+MSE is above the reference's own threshold (the 99th percentile of the MSE of its validation subset: training
+samples it set aside and never fitted, :func:`cic.reference.mse_threshold`): a profile the network reproduces
+worse than 99 % of unseen samples of its known types is unlike anything it knows.
 """
 
 from __future__ import annotations

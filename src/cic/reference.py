@@ -86,6 +86,21 @@ def reconstruction_mse(gep: np.ndarray, rep: np.ndarray, present: np.ndarray | N
     return np.where(present, squared, 0.0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
+def mse_threshold(mse: np.ndarray, train_rows: np.ndarray, validation_fraction: float, seed: int,
+                  strata: np.ndarray) -> tuple[float, str, int]:
+    """The unassigned threshold of a network: the MSE_QUANTILE of its training samples' reconstruction MSE
+    (``mse``: one value per sample), over the validation subset that :func:`cic.train.fit` set aside from them
+    (:func:`cic.train.validation_split` with the network's seed: training samples it never fitted, so their MSE is
+    what an unseen sample of a known type gets), or over every training sample when it had none. Returns
+    (threshold, which samples, how many)."""
+    from cic.train import validation_split
+
+    _, validation = validation_split(np.asarray(train_rows), float(validation_fraction), int(seed), strata)
+    rows, which = (validation, "validation subset of the training samples") if len(validation) else \
+        (np.asarray(train_rows), "training samples")
+    return float(np.quantile(mse[rows], MSE_QUANTILE)), which, len(rows)
+
+
 def log2_rule(preprocess: dict, provenance: dict) -> dict:
     """The log2 step as the data stage applied it, for a query to repeat: ``mode`` (``auto``: GEO2R's rule decided;
     ``true``/``false``: fixed by ``preprocess.log2``), whether it was applied to the reference, offset and floor."""
@@ -123,8 +138,10 @@ def write_reference(model_path, expression, splits_path, preprocess: dict, train
                          "re-run train_classifier_autoencoder")
     provenance = dict(io.read_h5ad(expression).uns.get("provenance", {}))
     train = (splits[model_meta["holdout_column"]].astype(str) != str(model_meta["holdout_value"])).to_numpy()
-    training_mse = reconstruction_mse(matrix[train], reconstruct(model, matrix[train]))
-    threshold = float(np.quantile(training_mse, MSE_QUANTILE))
+    mse = reconstruction_mse(matrix, reconstruct(model, matrix))
+    threshold, threshold_from, n_threshold = mse_threshold(
+        mse, np.flatnonzero(train), training.get("validation_fraction", 0.0), model_meta["seed"],
+        splits["cell_type"].astype(str).to_numpy())
     codes = encode(model, matrix)
     quantile_normalised = bool(provenance.get("quantile_normalized", preprocess.get("quantile_normalize", True)))
     meta = {
@@ -152,6 +169,8 @@ def write_reference(model_path, expression, splits_path, preprocess: dict, train
         "architecture": model.metadata(),
         "training": dict(training) | {"seed": model_meta.get("seed")},
         "unassigned": {"reconstruction_mse_quantile": MSE_QUANTILE, "reconstruction_mse_threshold": threshold,
+                       "threshold_from": threshold_from, "n_threshold_samples": n_threshold,
+                       "training_samples_quantile": float(np.quantile(mse[train], MSE_QUANTILE)),
                        "n_training_samples": int(train.sum()),
                        "training_samples": f"{model_meta['holdout_column']} != {model_meta['holdout_value']}"},
         "data_fingerprint": {"sha256": data_fingerprint(matrix), "of": "prepared expression, float32, samples x "
@@ -166,8 +185,8 @@ def write_reference(model_path, expression, splits_path, preprocess: dict, train
         j.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         io.write_table(table, c)
     log.info("wrote the reference bundle to %s: %d genes, %d cell types, %d samples; unassigned above MSE %.4g "
-             "(%g quantile of %d training samples)", out_dir, len(genes), len(meta["cell_types"]), len(table),
-             threshold, MSE_QUANTILE, int(train.sum()))
+             "(%g quantile of %d samples it did not fit)", out_dir, len(genes), len(meta["cell_types"]), len(table),
+             threshold, MSE_QUANTILE, n_threshold)
 
 
 def load_reference(folder) -> Reference:

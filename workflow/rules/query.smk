@@ -70,6 +70,7 @@ rule novelty:
         svg="results/figures/novelty.svg",
     params:
         min_probability=config["query"]["min_probability"],
+        validation_fraction=(config["training"] | config["universality"]["training"])["validation_fraction"],
         seed=config["seed"] + 400,
     log:
         "results/logs/query/novelty.log",

@@ -3,7 +3,7 @@
 The leave-one-type-out networks of Fig 3 (``results/models/loto/<type>/``) each trained on every type but one. For
 each, the samples of the held-out type are run through the same unassigned rule as ``cic query``
 (:mod:`cic.query`): unassigned when the reconstruction MSE is above the network's own 99th percentile over its
-training samples (every sample of the other types), or when a classifier's probability is below
+training samples (the validation subset it set aside from them, :func:`cic.reference.mse_threshold`), or when a classifier's probability is below
 ``min_probability``. A plain LOTO network has no classifier head, so the classifier is a logistic regression on
 that network's CICs (scikit-learn, standardised codes) fitted on the main split's TRAINING samples of the seen
 types only: never on the held-out type, never on test samples.
@@ -39,14 +39,14 @@ def unassigned_mask(probability: np.ndarray, mse: np.ndarray, min_probability: f
 
 
 def loto_novelty(model_path, cell_type: str, matrix: np.ndarray, splits: pd.DataFrame, genes: list[str],
-                 min_probability: float, seed: int) -> dict:
+                 min_probability: float, validation_fraction: float, seed: int) -> dict:
     """One row of the novelty table for the network that held out ``cell_type`` (``matrix``: samples x genes, log2,
     the prepared data; ``splits``: its splits table). See the module docstring for the rule."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from cic.reference import MSE_QUANTILE, reconstruction_mse
+    from cic.reference import mse_threshold, reconstruction_mse
     from cic.stages.universality import _check_model, loto_holdout
     from cic.train import encode, load_model, reconstruct
 
@@ -57,7 +57,7 @@ def loto_novelty(model_path, cell_type: str, matrix: np.ndarray, splits: pd.Data
     main_test = (splits["split"].astype(str) == "test").to_numpy()
     codes = encode(model, matrix).astype(np.float64)
     mse = reconstruction_mse(matrix, reconstruct(model, matrix))
-    threshold = float(np.quantile(mse[~held_out], MSE_QUANTILE))
+    threshold, _, _ = mse_threshold(mse, np.flatnonzero(~held_out), validation_fraction, meta["seed"], labels)
     fit_rows = ~held_out & ~main_test
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, random_state=int(seed)))
     classifier.fit(codes[fit_rows], labels[fit_rows])
@@ -107,16 +107,18 @@ def reference_false_unassigned(reference_dir, expression, splits_path, min_proba
 
 
 def measure_novelty(model_paths: Sequence, cell_types: Sequence[str], expression, splits_path, reference_dir,
-                    min_probability: float, seed: int, table_path, summary_path, png, svg) -> None:
+                    min_probability: float, validation_fraction: float, seed: int, table_path, summary_path, png,
+                    svg) -> None:
     """``results/tables/novelty.tsv`` (one row per held-out type, NOVELTY_COLUMNS), ``novelty_summary.tsv``
-    (what the claims table reads) and the novelty figure."""
+    (what the claims table reads) and the novelty figure. ``validation_fraction``: the LOTO networks' training
+    setting (their MSE threshold comes from the validation subset, :func:`cic.reference.mse_threshold`)."""
     from cic.figures.query import plot_novelty
     from cic.stages.autoencoder import load_expression_and_splits
 
     if len(model_paths) != len(cell_types):
         raise ValueError(f"{len(model_paths)} models for {len(cell_types)} held-out cell types")
     matrix, splits, genes = load_expression_and_splits(expression, splits_path)
-    rows = [loto_novelty(path, cell_type, matrix, splits, genes, min_probability, seed)
+    rows = [loto_novelty(path, cell_type, matrix, splits, genes, min_probability, validation_fraction, seed)
             for path, cell_type in zip(model_paths, cell_types)]
     table = pd.DataFrame(rows, columns=NOVELTY_COLUMNS)
     reference = reference_false_unassigned(reference_dir, expression, splits_path, min_probability)
