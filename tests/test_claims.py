@@ -29,6 +29,7 @@ HOLDING = {
                "final_test_mse_code_size_10": 0.13, "final_test_mse_code_size_20": 0.12,
                "final_test_mse_code_size_30": 0.11, "final_test_mse_code_size_100": 0.105},
     "perturbation": {},
+    "novelty": {"novelty_unassigned_fraction_mean": 0.8, "reference_false_unassigned_fraction": 0.05},
 }
 
 
@@ -96,6 +97,8 @@ def test_the_brief_lists_claims_are_all_present():
     ("classification", {"noise_accuracy_mean": 0.94}, "noise_accuracy"),
     ("sweeps", {"best_architecture": "L300,S,L100,L30", "rank_of_paper_best_architecture": 2}, "best_architecture"),
     ("sweeps", {"final_test_mse_code_size_20": 0.11}, "code_size_trade_off"),
+    ("novelty", {"novelty_unassigned_fraction_mean": 0.4}, "novelty_unassigned"),
+    ("novelty", {"reference_false_unassigned_fraction": 0.2}, "novelty_unassigned"),
 ])
 def test_a_run_that_misses_the_criterion_gets_no(tmp_path, stage, values, key):
     table = evaluate_claims(write_summaries(tmp_path, changed(stage, **values)), "local (mine.tsv)")

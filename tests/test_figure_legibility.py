@@ -494,3 +494,30 @@ def test_display_labels_without_ids_keep_what_differs_and_number_equal_names():
     wrapped = display_labels(CELL_TYPES, width=20)  # no line limit: only wrapped, nothing lost
     assert ["".join(label.split()) for label in wrapped] == ["".join(name.split()) for name in CELL_TYPES]
     assert max(len(line) for label in wrapped for line in label.split("\n")) <= 20
+
+
+def test_query_map(rendered, tmp_path):
+    from cic.figures import query
+
+    rng = np.random.default_rng(RNG_SEED)
+    types = np.repeat(CELL_TYPES, 6)
+    centres = {name: rng.normal(0, 5, 8) for name in CELL_TYPES}
+    codes = np.stack([centres[name] + rng.normal(0, 1, 8) for name in types])
+    assigned = [CELL_TYPES[i] if i % 4 else "unassigned" for i in range(12)]
+    query_codes = np.stack([centres.get(name, np.zeros(8)) + rng.normal(0, 1, 8) for name in assigned])
+    fig = rendered(query.plot_query_map, codes, types, query_codes, assigned, SAMPLE_IDS[:12], tmp_path / "q.png",
+                   tmp_path / "q.svg")
+    # query sample ids are placed beside their points and may touch each other: check the rest of the figure
+    for text in [t for t in fig.axes[0].texts if t.get_text() in SAMPLE_IDS]:
+        text.remove()
+    assert_legible(fig)
+
+
+def test_novelty(rendered, tmp_path):
+    from cic.figures import query
+
+    rng = np.random.default_rng(RNG_SEED)
+    n = len(CELL_TYPES)
+    table = pd.DataFrame({"cell_type": CELL_TYPES, "n_held_out": rng.integers(5, 120, n),
+                          "unassigned_fraction": rng.uniform(0, 1, n), "false_unassigned_fraction": rng.uniform(0, 0.2, n)})
+    assert_legible(rendered(query.plot_novelty, table, tmp_path / "n.png", tmp_path / "n.svg"))

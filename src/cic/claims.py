@@ -48,6 +48,11 @@ PLATEAU_TOLERANCE = 0.05  # the last quarter's mean test MSE within 5 % of the f
 MAX_SE_RATIO = 0.03  # paper: maximum SE / MSE below 3 %
 NOISE_MIN_ACCURACY = 0.95
 CLASSIFIER_AE_MAX_ERROR = PAPER["misclassified_classifier_ae_rf"].value / TEST_SAMPLES  # 10 / 260 = 3.8 %
+# This project's own claim (not the paper's), fixed before any run: most samples of a type the network never saw
+# are unassigned, while few samples of the types it knows are.
+NOVELTY_MIN_UNASSIGNED = 0.5
+NOVELTY_MAX_FALSE_UNASSIGNED = 0.1
+OWN_CLAIM = "not in the paper (this project's own claim)"
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,17 @@ CLAIMS: list[Claim] = [
         {"mse": Ref("sweeps", "final_test_mse_code_size_", prefix=True)},
         lambda mse: _smaller_codes_worse(mse, PAPER["chosen_code_size"].value),
         lambda mse: ", ".join(f"{size}: {_number(value)}" for size, value in _by_code_size(mse).items()),
+    ),
+    Claim(
+        "novelty_unassigned", "Beyond the paper: samples of a cell type the network never saw come out 'unassigned', "
+        "samples of the types it knows do not", "novelty (this project)", OWN_CLAIM,
+        f"mean over held-out types of the fraction unassigned >= {NOVELTY_MIN_UNASSIGNED:.0%}, and the reference's "
+        f"test samples (known types) unassigned <= {NOVELTY_MAX_FALSE_UNASSIGNED:.0%}",
+        {"held_out": Ref("novelty", "novelty_unassigned_fraction_mean"),
+         "known": Ref("novelty", "reference_false_unassigned_fraction")},
+        lambda held_out, known: held_out >= NOVELTY_MIN_UNASSIGNED and known <= NOVELTY_MAX_FALSE_UNASSIGNED,
+        lambda held_out, known: f"held-out types {_fraction(held_out)} unassigned; known types' test samples "
+        f"{_fraction(known)}",
     ),
 ]
 

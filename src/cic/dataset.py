@@ -476,8 +476,11 @@ def _match_samples(matrix_samples: list[str], sheet: pd.DataFrame, lines: dict[s
 def read_expression(expression_path: str | os.PathLike, orientation: str = "genes_x_samples",
                     sample_sheet_path: str | os.PathLike | None = None, sample_column: str = "sample",
                     cell_type_column: str = "cell_type", study_column: str | None = "study",
-                    layer: str | None = None) -> RawDataset:
+                    layer: str | None = None, labels: bool = True) -> RawDataset:
     """Read and validate an expression matrix and its sample annotations (formats: the module docstring).
+
+    ``labels=False`` (a query of :mod:`cic.query`) makes the sample sheet optional: without one, every sample's
+    ``cell_type`` is empty (unknown) and its study ``unknown``.
 
     Returns a :class:`RawDataset` (samples x gene ids, the file's scale). Raises :class:`InputError` (one line:
     file, row/column, fix) for unreadable files, unknown encodings or separators, missing or duplicate sample ids,
@@ -491,7 +494,7 @@ def read_expression(expression_path: str | os.PathLike, orientation: str = "gene
                          f"set dataset.local.orientation to one of {', '.join(ORIENTATIONS)}")
     kind = _format_kind(path)
     if kind == "h5ad":
-        return _read_h5ad(path, sample_sheet_path, sample_column, cell_type_column, study_column, layer)
+        return _read_h5ad(path, sample_sheet_path, sample_column, cell_type_column, study_column, layer, labels)
     notes: dict = {}
     if kind == "parquet":
         frame, columns, row_lines = _read_parquet_matrix(path)
@@ -523,6 +526,9 @@ def read_expression(expression_path: str | os.PathLike, orientation: str = "gene
                              "gene" if orientation == "genes_x_samples" else "sample")
     if orientation == "genes_x_samples":
         matrix = matrix.T
+    if sample_sheet_path is None and not labels:
+        return RawDataset(np.ascontiguousarray(matrix), genes, _unlabelled(sample_ids), str(path), str(path),
+                          sample_where, gene_where, notes)
     if sample_sheet_path is None:
         raise InputError(path, "no sample sheet given", "set dataset.local.sample_sheet in your config")
     sheet_path = Path(sample_sheet_path)
@@ -532,8 +538,13 @@ def read_expression(expression_path: str | os.PathLike, orientation: str = "gene
                       gene_where, notes)
 
 
+def _unlabelled(sample_ids: list[str]) -> pd.DataFrame:
+    """The samples of a matrix read without labels: cell type empty (unknown), study ``unknown``."""
+    return pd.DataFrame({"cell_type": "", "study": "unknown"}, index=pd.Index(sample_ids, name="sample"))
+
+
 def _read_h5ad(path: Path, sample_sheet_path, sample_column, cell_type_column, study_column,
-               layer: str | None) -> RawDataset:
+               layer: str | None, labels: bool = True) -> RawDataset:
     import anndata as ad
     import scipy.sparse
 
@@ -573,6 +584,8 @@ def _read_h5ad(path: Path, sample_sheet_path, sample_column, cell_type_column, s
         sheet_path = Path(sample_sheet_path)
         sheet, lines = _read_sheet(sheet_path, sample_column, cell_type_column, study_column)
         samples = _match_samples(sample_ids, sheet, lines, path, sheet_path)
+    elif not labels and cell_type_column not in adata.obs.columns:
+        sheet_path, samples = path, _unlabelled(sample_ids)
     else:
         sheet_path = path
         columns = {"cell_type": cell_type_column} | ({"study": study_column} if study_column else {})

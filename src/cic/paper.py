@@ -15,6 +15,7 @@ SUMMARY_TABLES = {
     "universality": "results/tables/universality_summary.tsv",
     "classification": "results/tables/classification_summary.tsv",
     "perturbation": "results/tables/perturbation_summary.tsv",
+    "novelty": "results/tables/novelty_summary.tsv",
 }
 
 

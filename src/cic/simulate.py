@@ -82,6 +82,10 @@ class SimulationConfig:
     multiplicative_noise_sd: float = 0.15  # SD of eta (natural log) in y = background + mu * exp(eta) + eps
     additive_noise_sd: float = 8.0  # SD of eps, intensity units
     background: float = 16.0  # alpha, intensity units
+    # None: one random stream for everything (the compendium). A number: the genes and programs still come from
+    # ``seed``, the samples (studies, activities, batch offsets, noise) from their own stream, so new samples of the
+    # same types, from new studies, can be drawn (what ``cic query`` is checked on).
+    sample_seed: int | None = None
 
 
 @dataclass
@@ -130,6 +134,8 @@ def simulate_compendium(config: SimulationConfig) -> SyntheticCompendium:
         members[program] = [genes[i] for i in chosen]
 
     # Samples: per type, studies_per_type studies of near-equal size; each study may apply one treatment.
+    if config.sample_seed is not None:
+        rng = np.random.default_rng([config.seed, config.sample_seed])
     sample_rows = []
     for cell_type in CELL_TYPES:
         study_of_sample = np.arange(config.samples_per_type) % config.studies_per_type

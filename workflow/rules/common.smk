@@ -403,6 +403,7 @@ def stage_outputs():
         + universality_outputs()
         + classification_outputs()
         + perturbation_outputs()
+        + query_outputs()
     )
 
 
@@ -435,3 +436,29 @@ def report_outputs():
 def all_outputs():
     """Every target of the default target; each stage's *_outputs() above lists its workflow/rules/<stage>.smk."""
     return stage_outputs() + report_outputs()
+
+
+# Identify new samples (workflow/rules/query.smk, issue 18).
+REFERENCE = expand("results/reference/{name}", name=["weights.pt", "reference.json", "reference_codes.tsv"])
+QUERY_FILES = ["predictions.tsv", "codes.tsv", "reproduced.h5ad", "query_map.png", "query_map.svg"]
+
+
+def query_outputs():
+    """Targets of workflow/rules/query.smk: the bundle, the novelty table and figure, every named query."""
+    novelty = [
+        "results/tables/novelty.tsv",
+        "results/tables/novelty_summary.tsv",
+        "results/figures/novelty.png",
+        "results/figures/novelty.svg",
+    ]
+    queries = expand("results/query/{query}/{name}", query=list(config["query"]["samples"]), name=QUERY_FILES)
+    return REFERENCE + novelty + queries
+
+
+def query_inputs(wildcards):
+    """The query's files (the sample sheet only when it has one) and the bundle."""
+    entry = config["query"]["samples"][wildcards.query]
+    files = {"expression": entry["expression"], "reference": REFERENCE}
+    if entry.get("sample_sheet"):
+        files["sample_sheet"] = entry["sample_sheet"]
+    return files

@@ -1,0 +1,89 @@
+# Identify new samples with the trained classifier autoencoder (issue 18): the reference bundle, each named query
+# file of query.samples, and the novelty measure (types a leave-one-type-out network never saw come out unassigned).
+# The logic lives in cic.reference, cic.query and cic.stages.novelty; `cic query` runs the same code.
+
+
+rule reference_bundle:
+    input:
+        model="results/models/classifier_autoencoder/model.pt",
+        expression="results/data/expression.h5ad",
+        splits="results/data/splits.tsv",
+    output:
+        weights=REFERENCE[0],
+        meta=report(REFERENCE[1], caption="../report/reference.rst", category="Identify new samples"),
+        codes=REFERENCE[2],
+    log:
+        "results/logs/query/reference_bundle.log",
+    benchmark:
+        "results/benchmarks/query/reference_bundle.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    params:
+        preprocess=config["preprocess"],
+        training=config["training"] | config["classification"]["training"],
+    script:
+        "../scripts/write_reference.py"
+
+
+rule query_samples:
+    input:
+        unpack(query_inputs),
+    output:
+        predictions="results/query/{query}/predictions.tsv",
+        codes="results/query/{query}/codes.tsv",
+        reproduced="results/query/{query}/reproduced.h5ad",
+        map_png=report(
+            "results/query/{query}/query_map.png",
+            caption="../report/query_map.rst",
+            category="Identify new samples",
+            subcategory="{query}",
+        ),
+        map_svg="results/query/{query}/query_map.svg",
+    log:
+        "results/logs/query/{query}.log",
+    benchmark:
+        "results/benchmarks/query/{query}.tsv"
+    wildcard_constraints:
+        query="|".join(config["query"]["samples"]) or "(?!)",  # the configured names (schema: [A-Za-z0-9_-]+)
+    conda:
+        "../../envs/cic.yaml"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    params:
+        entry=lambda wildcards: config["query"]["samples"][wildcards.query],
+        settings=config["query"],
+    script:
+        "../scripts/identify_query.py"
+
+
+rule novelty:
+    input:
+        models=loto_model_inputs,
+        cell_types="results/tables/fig3_held_out_cell_types.txt",
+        expression="results/data/expression.h5ad",
+        splits="results/data/splits.tsv",
+        reference=REFERENCE,
+    output:
+        table=report("results/tables/novelty.tsv", caption="../report/novelty.rst", category="Identify new samples"),
+        summary="results/tables/novelty_summary.tsv",
+        png=report("results/figures/novelty.png", caption="../report/novelty.rst", category="Identify new samples"),
+        svg="results/figures/novelty.svg",
+    log:
+        "results/logs/query/novelty.log",
+    benchmark:
+        "results/benchmarks/query/novelty.tsv"
+    conda:
+        "../../envs/cic.yaml"
+    threads: rule_threads("default")
+    resources:
+        **rule_resources("default"),
+    params:
+        min_probability=config["query"]["min_probability"],
+        validation_fraction=(config["training"] | config["universality"]["training"])["validation_fraction"],
+        seed=config["seed"] + 400,
+    script:
+        "../scripts/measure_novelty.py"
