@@ -683,10 +683,34 @@ def test_bf16_autocast_trains_in_bfloat16_and_still_converges(data, monkeypatch)
     assert bf16["test_mse"].iloc[-1] == pytest.approx(full["test_mse"].iloc[-1], rel=0.2)
 
 
-def test_tf32_switch_is_restored_after_training(data):
-    before = torch.backends.cuda.matmul.allow_tf32
-    train(Autoencoder(N_GENES, "L8"), data, replace(FAST, epochs=1, mixed_precision="tf32"))
-    assert torch.backends.cuda.matmul.allow_tf32 == before
+@pytest.mark.parametrize("mode, before, during", [("tf32", False, True), ("off", True, False), ("bf16", True, False)])
+def test_tf32_is_on_exactly_while_tf32_training_steps_run(data, monkeypatch, mode, before, during):
+    """The TF32 flag (torch.backends.cuda.matmul.allow_tf32, a process-wide switch that also reaches code after
+    training) is what ``mixed_precision`` asks for during each training forward pass, whatever it was before, and
+    is given back afterwards; metrics and inference run at full float32. The flag can be set on a CPU-only torch,
+    so a spy on the forward pass sees what a GPU's matmuls would use."""
+    seen = []
+    run = NetworkStack._run
+
+    def spy(self, layers, x, counts):
+        seen.append((self.training, torch.backends.cuda.matmul.allow_tf32,
+                     torch.is_autocast_enabled(x.device.type)))
+        return run(self, layers, x, counts)
+
+    monkeypatch.setattr(NetworkStack, "_run", spy)
+    flags = torch.backends.cuda.matmul  # its attributes are properties of torch's C++ side: no monkeypatch
+    original = flags.allow_tf32
+    flags.allow_tf32 = before
+    try:
+        train(Autoencoder(N_GENES, "L8"), data, replace(FAST, epochs=1, mixed_precision=mode))
+        after = flags.allow_tf32
+    finally:
+        flags.allow_tf32 = original
+    training = {(flag, autocast) for in_training, flag, autocast in seen if in_training}
+    evaluating = {(flag, autocast) for in_training, flag, autocast in seen if not in_training}
+    assert training == {(during, mode == "bf16")}
+    assert evaluating == {(before, False)}  # the epoch's metrics: outside the training steps' numeric mode
+    assert after is before
 
 
 # --- progress ----------------------------------------------------------------------------------------------------
