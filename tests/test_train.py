@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import cic.train
 from cic.errors import InputError
 from cic.model import Autoencoder, ClassifierAutoencoder, NetworkStack, initialise_weights
 from cic.train import (
@@ -365,6 +366,34 @@ def test_resume_after_kill_equals_an_uninterrupted_run(data, tmp_path, make_mode
     assert same_parameters(resumed, uninterrupted)
     pd.testing.assert_frame_equal(history.drop(columns="seconds"), expected.drop(columns="seconds"))
     assert len(pd.read_csv(history_path, sep="\t")) == config.epochs
+
+
+def test_the_hold_hook_stops_a_run_after_the_checkpoint_of_its_epoch(data, tmp_path, monkeypatch):
+    """CIC_HOLD_AFTER_EPOCH=N (the test/ops hook tests/test_slurm.py stages its preemption with) waits right after
+    epoch N's checkpoint is written, and only there: a preemption during the wait (here: the wait raises, as a
+    SIGTERM would end it) resumes after epoch N and ends with the weights and history of an uninterrupted run."""
+    config = replace(RANDOM_CONFIG, epochs=5, checkpoint_every=2)
+    uninterrupted, expected = train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config)
+    checkpoint = tmp_path / "run.ckpt"
+    holds = []
+
+    def preempted_while_held(seconds):
+        holds.append((torch.load(checkpoint, weights_only=True)["epoch"], seconds))
+        raise Killed("cancelled while held")
+
+    monkeypatch.setattr("cic.train.time.sleep", preempted_while_held)
+    monkeypatch.setenv("CIC_HOLD_AFTER_EPOCH", "3")  # no checkpoint after epoch 3 (every 2): nothing to hold at
+    train(Autoencoder(N_GENES, "L8"), data, replace(config, epochs=4), checkpoint_path=tmp_path / "other.ckpt")
+    assert holds == []
+    monkeypatch.setenv("CIC_HOLD_AFTER_EPOCH", "2")
+    with pytest.raises(Killed, match="cancelled while held"):
+        train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config, checkpoint_path=checkpoint)
+    assert holds == [(2, cic.train.HOLD_SECONDS)]
+    train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config)  # without a checkpoint nothing holds
+    resumed, history = train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config, checkpoint_path=checkpoint)
+    assert len(holds) == 1  # the resumed run starts after epoch 2 and does not hold again
+    assert same_parameters(resumed, uninterrupted)
+    pd.testing.assert_frame_equal(history.drop(columns="seconds"), expected.drop(columns="seconds"))
 
 
 def test_resume_can_extend_a_constant_schedule_but_not_a_budgeted_one(data, tmp_path):
