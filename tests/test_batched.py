@@ -254,8 +254,7 @@ def test_batched_cv_job_feeds_fig2a(test_config_run):
     from conftest import load_test_config
 
     config = load_test_config(test_config_run)
-    if not config["training"].get("batched_folds"):
-        pytest.skip("config/test.yaml trains the CV folds one by one")
+    assert config["training"]["batched_folds"] is True
     assert (test_config_run / "results" / "logs" / "cv" / "folds_batched.log").exists()
     for fold in range(config["splits"]["cv_folds"]):
         folder = test_config_run / "results" / "models" / "cv" / f"fold{fold}"
@@ -266,5 +265,11 @@ def test_batched_cv_job_feeds_fig2a(test_config_run):
         assert len(history) == config["training"]["epochs"] and history["kept"].sum() == 1
         assert history["validation_mse"].notna().all()
     assert not (test_config_run / "results" / "models" / "cv" / "folds_batched.checkpoint.pt").exists()
+    # Fig 2a's curve is each epoch's mean and standard error (SD with ddof 1 / sqrt(n)) over the folds' test MSE.
     table = pd.read_csv(test_config_run / "results" / "tables" / "fig2a_cv_mse.tsv", sep="\t")
-    assert not table.empty
+    test_mse = np.array([pd.read_csv(test_config_run / "results" / "models" / "cv" / f"fold{fold}" / "history.tsv",
+                                     sep="\t")["test_mse"] for fold in range(config["splits"]["cv_folds"])])
+    assert list(table["epoch"]) == list(range(1, config["training"]["epochs"] + 1))
+    assert (table["n"] == config["splits"]["cv_folds"]).all()
+    np.testing.assert_allclose(table["mean"], test_mse.mean(axis=0), rtol=1e-8)
+    np.testing.assert_allclose(table["se"], test_mse.std(axis=0, ddof=1) / np.sqrt(len(test_mse)), rtol=1e-8)

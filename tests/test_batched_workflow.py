@@ -52,24 +52,25 @@ def test_batched_loto_models_keep_their_per_type_seeds(test_config_run):
     assert not (test_config_run / "results/models/loto_batched.checkpoint.pt").exists()
 
 
-def test_both_modes_give_the_same_per_fold_histories(workflow_copy):
-    """One architecture run of config/test.yaml, trained stacked and then fold by fold."""
+def test_both_modes_give_the_same_per_fold_histories(private_run):
+    """One architecture run of config/test.yaml: trained stacked by the session's run (conftest's
+    test_config_run, batched_folds true), then fold by fold in a private copy of it."""
     slug = next(iter(architecture_jobs(TEST_CONFIG["sweeps"]["architectures"]["specs"])))
     folds = sweep_folds(TEST_CONFIG["sweeps"]["architectures"]["folds"], TEST_CONFIG["splits"]["cv_folds"])
     assert len(folds) >= 2
-    run = workflow_copy / "results/models/sweeps/architectures" / slug
+    run = private_run / "results/models/sweeps/architectures" / slug
     targets = [f"results/models/sweeps/architectures/{slug}/fold{fold}/history.tsv" for fold in folds]
 
-    run_snakemake(workflow_copy, *targets, configfile="config/test.yaml")
-    assert (workflow_copy / f"results/logs/sweeps/architectures/{slug}/folds_batched.log").exists()
+    assert (private_run / f"results/logs/sweeps/architectures/{slug}/folds_batched.log").exists()
     assert not (run / "folds_batched.checkpoint.pt").exists()
     batched = [pd.read_csv(run / f"fold{fold}/history.tsv", sep="\t") for fold in folds]
     for fold in folds:
         (run / f"fold{fold}/history.tsv").unlink()
 
-    (workflow_copy / "config/override.yaml").write_text(yaml.safe_dump(PER_FOLD))
-    run_snakemake(workflow_copy, *targets, "--configfile", "config/test.yaml", "config/override.yaml")
-    assert (workflow_copy / f"results/logs/sweeps/architectures/{slug}/fold{folds[0]}.log").exists()
+    (private_run / "config/override.yaml").write_text(yaml.safe_dump(PER_FOLD))
+    result = run_snakemake(private_run, *targets, "--configfile", "config/test.yaml", "config/override.yaml")
+    assert result.stderr.count("localrule ") == len(folds), result.stderr[-3000:]  # the per-fold jobs only
+    assert (private_run / f"results/logs/sweeps/architectures/{slug}/fold{folds[0]}.log").exists()
     per_fold = [pd.read_csv(run / f"fold{fold}/history.tsv", sep="\t") for fold in folds]
 
     for stacked, single in zip(batched, per_fold):

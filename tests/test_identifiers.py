@@ -162,7 +162,7 @@ def test_symbol_gene_sets_against_probe_sets_stop_with_one_line_naming_both_kind
     data = ["1007_s_at", "1053_at", "117_at", "121_at", "AFFX-BioB-5_at"]
     row = overlap_row(data, {"name": "GO_BP", "gmt": str(gmt)})
     assert (row["data_kind"], row["source_kind"], row["shared_genes"]) == (PROBE_SET, SYMBOL, 0)
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(InputError, match=r"GO_BP.gmt: gene set source 'GO_BP' shares 0 genes") as caught:
         check_overlap(row, 0.33)
     message = str(caught.value)
     assert message == (

@@ -130,3 +130,28 @@ def test_selection_errors_name_the_type_and_the_fix():
         select_balanced_samples(samples, 5, seed=1, source="sheet.tsv")
     with pytest.raises(InputError, match="only 1 cell type"):
         select_balanced_samples(_samples({"a": 10}), 5, seed=1, source="sheet.tsv")
+
+
+def test_sample_quality_holds_each_samples_quartiles_before_and_after_normalisation(tmp_path):
+    """results/tables/sample_quality.tsv (the data overview figure reads it) against quartiles worked by hand: four
+    samples of five genes on the log2 scale, stored raw (2^v - 1, log2_offset 1) in a gzipped .txt matrix."""
+    from cic.stages.data import prepare_expression
+
+    log2_values = {"S1": [0, 1, 2, 3, 4], "S2": [2, 3, 4, 5, 6], "S3": [0, 2, 4, 6, 8], "S4": [4, 3, 2, 1, 0]}
+    raw = pd.DataFrame({sample: np.exp2(values) - 1 for sample, values in log2_values.items()},
+                       index=pd.Index([f"G{i}" for i in range(1, 6)], name="gene"))
+    raw.to_csv(expression := tmp_path / "expression.txt.gz", sep="\t")
+    pd.DataFrame({"sample": list(log2_values), "cell_type": ["a", "a", "b", "b"],
+                  "study": ["s1", "s2", "s1", "s2"]}).to_csv(sheet := tmp_path / "samples.tsv", sep="\t", index=False)
+    local = {"orientation": "genes_x_samples", "sample_column": "sample", "cell_type_column": "cell_type",
+             "study_column": "study"}
+    preprocess = {"log2": True, "log2_offset": 1.0, "collapse_duplicate_genes": "max_mean", "quantile_normalize": True}
+    prepare_expression(expression, sheet, local, {"source": "local", "samples_per_type": None}, preprocess, 1,
+                       tmp_path / "expression.h5ad", quality_path := tmp_path / "sample_quality.tsv")
+    quality = pd.read_csv(quality_path, sep="\t").set_index("sample").loc[list(log2_values)]
+    # Before: numpy's (R type 7) quartiles of five values are the 2nd, 3rd and 4th sorted values.
+    before = {"S1": [1, 2, 3], "S2": [3, 4, 5], "S3": [2, 4, 6], "S4": [1, 2, 3]}
+    np.testing.assert_array_equal(quality[["before_q25", "before_median", "before_q75"]], list(before.values()))
+    # After: every sample holds the mean of the sorted samples, (0+2+0+0)/4 ... (4+6+8+4)/4 = 0.5, 1.75, 3, 4.25, 5.5.
+    np.testing.assert_array_equal(quality[["after_q25", "after_median", "after_q75"]], [[1.75, 3.0, 4.25]] * 4)
+    assert list(quality["cell_type"]) == ["a", "a", "b", "b"] and list(quality["study"]) == ["s1", "s2", "s1", "s2"]

@@ -3,7 +3,9 @@
 A one-node cluster on localhost (Debian's slurm-wlm 22.05 + munge, installed with apt-get when missing; see
 tests/slurm/cluster.py) runs the data stage and the main model's training of config/test.yaml with
 `--profile workflow/profiles/slurm`. While it runs, two jobs are cancelled on purpose, as a preemption would kill them: the
-data preparation as soon as it runs, and the training once it has written its first checkpoint. The profile's
+data preparation as soon as it runs, and the training while it is held after epoch 2's checkpoint (the test/ops
+hook CIC_HOLD_AFTER_EPOCH of cic.train, set in the jobs' environment: the cancellation comes at a known point
+whatever the machine's speed, not in a race with the training). The profile's
 retries must resubmit both, the training must resume from its checkpoint, and the outputs (the trained weights
 included) must equal an uninterrupted local run with `--profile workflow/profiles/local`. Skipped, with the reason, only where Slurm cannot be
 installed or run (not root, no apt-get, apt-get failing).
@@ -38,7 +40,7 @@ import pytest
 import torch
 import yaml
 
-from cic.train import load_model
+from cic.train import HOLD_AFTER_EPOCH, load_model
 from conftest import REPO
 from slurm.cluster import NODE, PARTITION, SlurmCluster, ensure_installed
 
@@ -50,8 +52,10 @@ RULES = ["simulate_compendium", "prepare_expression", "select_top_variance_genes
          "plot_data_overview", "train_main_model"]
 PREEMPTED_RULE = "prepare_expression"
 TRAINING_RULE, CHECKPOINT = "train_main_model", "results/models/main/model.checkpoint.pt"
-# On top of config/test.yaml: a training long enough (tens of seconds) to be cancelled between two checkpoints.
-LONGER_TRAINING = {"training": {"epochs": 60, "iterations_per_epoch": 8}}
+TRAINING_LOG = "results/logs/main/train_main_model.log"
+# On top of config/test.yaml: epochs before and after the epoch at which the training job is held and cancelled.
+LONGER_TRAINING = {"training": {"epochs": 5}}
+HELD_EPOCH = 2
 
 
 def _project(root: Path) -> Path:
@@ -68,17 +72,23 @@ CONFIG_FILES = ["--configfile", "config/test.yaml", "config/longer_training.yaml
 
 class Preemption(threading.Thread):
     """Cancels (scancel) the first job of ``rule`` seen RUNNING, as a preemption or node loss would kill it;
-    with ``once_exists``, only after that file has appeared (e.g. a training job's first checkpoint)."""
+    with ``once_logged=(log, text)``, only once ``text`` is in that log (a training job saying it is held)."""
 
-    def __init__(self, cluster: SlurmCluster, rule: str, once_exists: Path | None = None):
+    def __init__(self, cluster: SlurmCluster, rule: str, once_logged: tuple[Path, str] | None = None):
         super().__init__(daemon=True)
-        self.cluster, self.comment, self.once_exists = cluster, f"rule_{rule}", once_exists
+        self.cluster, self.comment, self.once_logged = cluster, f"rule_{rule}", once_logged
         self.job_id: str | None = None
         self.done = threading.Event()
 
-    def run(self):
+    def _waiting(self) -> bool:
+        if self.once_logged is None:
+            return False
+        log, text = self.once_logged
+        return not log.exists() or text not in log.read_text()
+
+    def run(self):  # polls (every 0.1 s) for a condition; nothing here waits a fixed time for something to happen
         while not self.done.is_set() and self.job_id is None:
-            if self.once_exists is not None and not self.once_exists.exists():
+            if self._waiting():
                 time.sleep(0.1)
                 continue
             for job in self.cluster.queue():
@@ -113,12 +123,14 @@ def slurm_run(cluster, tmp_path_factory):
                "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs",
                *TARGETS, *CONFIG_FILES]
     preemption = Preemption(cluster, PREEMPTED_RULE)
-    training_preemption = Preemption(cluster, TRAINING_RULE, once_exists=root / CHECKPOINT)
+    training_preemption = Preemption(cluster, TRAINING_RULE,
+                                     once_logged=(root / TRAINING_LOG, f"holding after epoch {HELD_EPOCH}'s"))
+    env = {**cluster.env, HOLD_AFTER_EPOCH: str(HELD_EPOCH)}  # sbatch --export=ALL passes it to the jobs
     preemption.start()
     training_preemption.start()
     started = time.monotonic()
     try:
-        result = subprocess.run(command, cwd=root, env=cluster.env, capture_output=True, text=True, timeout=540)
+        result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=540)
     finally:
         for thread in (preemption, training_preemption):
             thread.done.set()
@@ -237,13 +249,15 @@ def test_a_preempted_job_is_resubmitted_by_the_retries(slurm_run, rule, preempte
 
 
 def test_the_preempted_training_resumed_from_its_checkpoint(slurm_run, local_run):
-    log = (slurm_run.root / "results/logs/main/train_main_model.log").read_text()
+    log = (slurm_run.root / TRAINING_LOG).read_text()  # the retried job's log
     resumed = re.search(r"resuming from \S+ after epoch (\d+)", log)
     assert resumed, f"the retried training job started over instead of resuming:\n{log[-3000:]}"
+    assert int(resumed.group(1)) == HELD_EPOCH and "holding after" not in log, log[-3000:]
     epochs = LONGER_TRAINING["training"]["epochs"]
-    assert 1 <= int(resumed.group(1)) < epochs
     history = pd.read_csv(slurm_run.root / "results/models/main/history.tsv", sep="\t")
     assert list(history["epoch"]) == list(range(1, epochs + 1))
+    uninterrupted_history = pd.read_csv(local_run / "results/models/main/history.tsv", sep="\t")
+    pd.testing.assert_frame_equal(history.drop(columns="seconds"), uninterrupted_history.drop(columns="seconds"))
     assert not (slurm_run.root / CHECKPOINT).exists(), "the checkpoint is removed once the model is written"
     # Resumed and uninterrupted training end with the same weights (CPU, same config).
     resumed_model, _ = load_model(slurm_run.root / "results/models/main/model.pt")

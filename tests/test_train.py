@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import cic.train
 from cic.errors import InputError
 from cic.model import Autoencoder, ClassifierAutoencoder, NetworkStack, initialise_weights
 from cic.train import (
@@ -367,6 +368,34 @@ def test_resume_after_kill_equals_an_uninterrupted_run(data, tmp_path, make_mode
     assert len(pd.read_csv(history_path, sep="\t")) == config.epochs
 
 
+def test_the_hold_hook_stops_a_run_after_the_checkpoint_of_its_epoch(data, tmp_path, monkeypatch):
+    """CIC_HOLD_AFTER_EPOCH=N (the test/ops hook tests/test_slurm.py stages its preemption with) waits right after
+    epoch N's checkpoint is written, and only there: a preemption during the wait (here: the wait raises, as a
+    SIGTERM would end it) resumes after epoch N and ends with the weights and history of an uninterrupted run."""
+    config = replace(RANDOM_CONFIG, epochs=5, checkpoint_every=2)
+    uninterrupted, expected = train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config)
+    checkpoint = tmp_path / "run.ckpt"
+    holds = []
+
+    def preempted_while_held(seconds):
+        holds.append((torch.load(checkpoint, weights_only=True)["epoch"], seconds))
+        raise Killed("cancelled while held")
+
+    monkeypatch.setattr("cic.train.time.sleep", preempted_while_held)
+    monkeypatch.setenv("CIC_HOLD_AFTER_EPOCH", "3")  # no checkpoint after epoch 3 (every 2): nothing to hold at
+    train(Autoencoder(N_GENES, "L8"), data, replace(config, epochs=4), checkpoint_path=tmp_path / "other.ckpt")
+    assert holds == []
+    monkeypatch.setenv("CIC_HOLD_AFTER_EPOCH", "2")
+    with pytest.raises(Killed, match="cancelled while held"):
+        train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config, checkpoint_path=checkpoint)
+    assert holds == [(2, cic.train.HOLD_SECONDS)]
+    train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config)  # without a checkpoint nothing holds
+    resumed, history = train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, config, checkpoint_path=checkpoint)
+    assert len(holds) == 1  # the resumed run starts after epoch 2 and does not hold again
+    assert same_parameters(resumed, uninterrupted)
+    pd.testing.assert_frame_equal(history.drop(columns="seconds"), expected.drop(columns="seconds"))
+
+
 def test_resume_can_extend_a_constant_schedule_but_not_a_budgeted_one(data, tmp_path):
     uninterrupted, expected = train(Autoencoder(N_GENES, "L32,D0.2,G,L8"), data, RANDOM_CONFIG)
     checkpoint = tmp_path / "run.ckpt"
@@ -683,10 +712,34 @@ def test_bf16_autocast_trains_in_bfloat16_and_still_converges(data, monkeypatch)
     assert bf16["test_mse"].iloc[-1] == pytest.approx(full["test_mse"].iloc[-1], rel=0.2)
 
 
-def test_tf32_switch_is_restored_after_training(data):
-    before = torch.backends.cuda.matmul.allow_tf32
-    train(Autoencoder(N_GENES, "L8"), data, replace(FAST, epochs=1, mixed_precision="tf32"))
-    assert torch.backends.cuda.matmul.allow_tf32 == before
+@pytest.mark.parametrize("mode, before, during", [("tf32", False, True), ("off", True, False), ("bf16", True, False)])
+def test_tf32_is_on_exactly_while_tf32_training_steps_run(data, monkeypatch, mode, before, during):
+    """The TF32 flag (torch.backends.cuda.matmul.allow_tf32, a process-wide switch that also reaches code after
+    training) is what ``mixed_precision`` asks for during each training forward pass, whatever it was before, and
+    is given back afterwards; metrics and inference run at full float32. The flag can be set on a CPU-only torch,
+    so a spy on the forward pass sees what a GPU's matmuls would use."""
+    seen = []
+    run = NetworkStack._run
+
+    def spy(self, layers, x, counts):
+        seen.append((self.training, torch.backends.cuda.matmul.allow_tf32,
+                     torch.is_autocast_enabled(x.device.type)))
+        return run(self, layers, x, counts)
+
+    monkeypatch.setattr(NetworkStack, "_run", spy)
+    flags = torch.backends.cuda.matmul  # its attributes are properties of torch's C++ side: no monkeypatch
+    original = flags.allow_tf32
+    flags.allow_tf32 = before
+    try:
+        train(Autoencoder(N_GENES, "L8"), data, replace(FAST, epochs=1, mixed_precision=mode))
+        after = flags.allow_tf32
+    finally:
+        flags.allow_tf32 = original
+    training = {(flag, autocast) for in_training, flag, autocast in seen if in_training}
+    evaluating = {(flag, autocast) for in_training, flag, autocast in seen if not in_training}
+    assert training == {(during, mode == "bf16")}
+    assert evaluating == {(before, False)}  # the epoch's metrics: outside the training steps' numeric mode
+    assert after is before
 
 
 # --- progress ----------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import os
 import pickle
 import time
 from dataclasses import asdict, dataclass
@@ -72,6 +73,12 @@ RESUMABLE_CHANGES = ("device", "checkpoint_every", "progress")
 BUDGET_FREE_SCHEDULES = ("constant", "paper_decay")
 INFERENCE_BATCH_SIZE = 1024
 EVALUATION_BLOCK = 2 ** 24  # values per block (networks x samples x genes) when a stack is evaluated
+# Test/ops hook, inert unless the variable is set: CIC_HOLD_AFTER_EPOCH=N makes a training that checkpoints wait
+# HOLD_SECONDS right after epoch N's checkpoint is written, so a preemption can be staged at a known point
+# (tests/test_slurm.py cancels the job while it waits). The numbers do not change; the retried job resumes after
+# epoch N and never waits again.
+HOLD_AFTER_EPOCH = "CIC_HOLD_AFTER_EPOCH"
+HOLD_SECONDS = 300
 
 
 @dataclass
@@ -366,8 +373,9 @@ def fit(template: Autoencoder, x: np.ndarray, config: TrainConfig, *, train_rows
             for history, row in zip(histories, rows):
                 if row is not None:
                     history.append(row)
-            if checkpoint_path is not None and (epoch % config.checkpoint_every == 0 or epoch == config.epochs
-                                                or selection.stopped.all()):
+            checkpointed = checkpoint_path is not None and (epoch % config.checkpoint_every == 0
+                                                            or epoch == config.epochs or selection.stopped.all())
+            if checkpointed:
                 _save_checkpoint(checkpoint_path, stack, optimizer, scheduler, streams, selection, config, group,
                                  fingerprint, template, histories, epoch)
             frames = [_history_frame(history, selection.kept_epoch(i)) for i, history in enumerate(histories)]
@@ -378,10 +386,22 @@ def fit(template: Autoencoder, x: np.ndarray, config: TrainConfig, *, train_rows
             log.info("epoch %d/%d: %s", epoch, config.epochs, summary)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, rows)
+            if checkpointed:
+                _hold_if_asked(epoch)
     selection.restore_best(stack)
     networks = [stack.network(i).eval() for i in range(group.k)]
     frames = [_history_frame(history, selection.kept_epoch(i)) for i, history in enumerate(histories)]
     return networks, frames
+
+
+def _hold_if_asked(epoch: int) -> None:
+    """The HOLD_AFTER_EPOCH hook, called once an epoch's checkpoint is written: wait HOLD_SECONDS after epoch N."""
+    hold = os.environ.get(HOLD_AFTER_EPOCH)
+    if hold and epoch == int(hold):
+        log.warning("holding after epoch %d's checkpoint for up to %d s (%s=%s, a test/ops hook)", epoch,
+                    HOLD_SECONDS, HOLD_AFTER_EPOCH, hold)
+        time.sleep(HOLD_SECONDS)
+        log.warning("nothing stopped the hold after epoch %d: training goes on", epoch)
 
 
 def _steps(n_samples: int, batch_size: int | None) -> int:
