@@ -149,6 +149,25 @@ def test_too_many_missing_genes_stop_with_one_line_and_no_output(bundle, tmp_pat
     assert len(error_lines(capsys.readouterr().err)) == 1 and "Traceback" in log.read_text()
 
 
+def test_a_query_in_the_other_orientation_is_told_to_pass_orientation(bundle, tmp_path, capsys):
+    folder, raw_frame, _, _ = bundle
+    query = write_query(raw_frame.T, tmp_path / "q.tsv")  # samples x genes, read as genes x samples by default
+    code = main(["query", "--model", str(folder), "--expression", query, "--out", str(tmp_path / "out")])
+    # read the wrong way round, its rows also look log-scaled: a warning may come before the error line
+    error = [line for line in error_lines(capsys.readouterr().err) if not line.startswith("WARNING: ")]
+    assert code == 1 and len(error) == 1, error
+    assert "its sample ids are the reference's gene ids" in error[0]
+    assert "fix: the file has samples in rows: pass --orientation samples_x_genes" in error[0]
+
+
+def test_a_missing_query_file_names_the_option_to_fix(bundle, tmp_path, capsys):
+    code = main(["query", "--model", str(bundle[0]), "--expression", str(tmp_path / "nope.tsv"), "--out",
+                 str(tmp_path / "out")])
+    error = error_lines(capsys.readouterr().err)
+    assert code == 1 and len(error) == 1
+    assert "nope.tsv: expression matrix not found" in error[0] and "--expression" in error[0]
+
+
 def test_a_bundle_of_another_format_version_stops_with_one_line(bundle, tmp_path, capsys):
     import shutil
 

@@ -97,7 +97,9 @@ def _format_kind(path: Path) -> str:
 
 def _require_file(path: Path, what: str) -> None:
     if not path.exists():
-        raise InputError(path, f"{what} not found", "check the path under dataset.local in your config")
+        raise InputError(path, f"{what} not found",
+                         "check the path (dataset.local or query.samples in your config; --expression or "
+                         "--sample-sheet of cic query)")
     if not path.is_file() or not os.access(path, os.R_OK):
         raise InputError(path, f"{what} is not a readable file", "check the path and its permissions")
 

@@ -141,12 +141,18 @@ def prepare_query(raw: RawDataset, reference: Reference,
     extra = len(genes) - int(present.sum())
     if share > max_missing_gene_fraction:
         example = next(gene for gene, found in zip(reference_genes, present) if not found)
-        raise InputError(raw.source, f"{n_missing} of the reference's {n} genes ({share:.1%}) are missing from the "
-                                     f"query (e.g. '{example}'; the query's ids look like '{genes[0]}'), above "
-                                     f"max_missing_gene_fraction = {max_missing_gene_fraction:g}",
+        problem = (f"{n_missing} of the reference's {n} genes ({share:.1%}) are missing from the query (e.g. "
+                   f"'{example}'; the query's ids look like '{genes[0]}'), above max_missing_gene_fraction = "
+                   f"{max_missing_gene_fraction:g}")
+        # Sample ids that are the reference's genes: the file is samples x genes, read the other way round.
+        if len(set(map(str, raw.samples.index)) & set(reference_genes)) > len(raw.samples) // 2:
+            raise InputError(raw.source, problem + "; its sample ids are the reference's gene ids",
+                             "the file has samples in rows: pass --orientation samples_x_genes (orientation: "
+                             "samples_x_genes in the config's query block)")
+        raise InputError(raw.source, problem,
                          "give profiles measured on the reference's genes with the same kind of gene ids (map probe "
-                         "sets to the reference's ids first), or raise --max-missing-gene-fraction if the "
-                         "rest is enough")
+                         "sets to the reference's ids first), or raise --max-missing-gene-fraction "
+                         "(query.max_missing_gene_fraction in the config) if the rest is enough")
     if n_missing:
         log.warning("%d of the reference's %d genes (%.1f%%) are missing from %s: filled with the reference's "
                     "per-gene training mean", n_missing, n, 100 * share, raw.source)
