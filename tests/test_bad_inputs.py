@@ -574,12 +574,14 @@ def test_the_schema_accepts_labels_as_the_data_spell_them():
                                                     r"dataset.cell_types leaves out"),
     ({"preprocess": {"top_variance_genes": 301}}, r"top_variance_genes = 301 exceeds dataset.synthetic.n_genes = 300"),
     ({"sweeps": {"architectures": {"folds": 4}}}, r"sweeps.architectures.folds = 4 exceeds splits.cv_folds = 3"),
+    ({"resources": {"default": {"mem_mb": 1000, "runtime": 10}}},  # an old config's key, now the profile's
+     r"resources.default is no longer read.*fix: delete resources.default and set default-resources in your profile"),
 ])
 def test_impossible_combinations_are_refused_at_validation(change, message):
     config = _test_config()
     for section, values in change.items():
         for key, value in values.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and key in config[section]:
                 config[section][key] |= value
             else:
                 config[section][key] = value

@@ -116,7 +116,8 @@ def slurm_run(cluster, tmp_path_factory):
     root = _project(tmp_path_factory.mktemp("slurm") / "project")
     profile = yaml.safe_load((root / "workflow/profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["retries"] >= 1 and profile["rerun-incomplete"]
-    defaults = {**profile["default-resources"], "slurm_partition": PARTITION}
+    # The test cluster's small node: light rules get 1000 MB and 10 min (the profile's 4000/60 would not fit).
+    defaults = {**profile["default-resources"], "mem_mb": 1000, "runtime": 10, "slurm_partition": PARTITION}
     command = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm",
                "--default-resources", *(f"{key}={value}" for key, value in defaults.items()),
                "--slurm-no-account", "--slurm-status-command", "squeue",
@@ -155,21 +156,30 @@ def local_run(tmp_path_factory):
     return root
 
 
-def test_config_resources_reach_the_rules(tmp_path):
-    """resources.<kind> of the config becomes each rule's resources (rule_resources), extras verbatim."""
+def test_training_resources_come_from_the_config_and_the_rest_from_default_resources(tmp_path):
+    """resources.training of the config becomes the training rules' resources (extras verbatim); every other rule
+    states none and gets the executor's default-resources (the profile's, or the command line's)."""
     root = _project(tmp_path / "project")
     override = root / "config" / "resources.yaml"
-    override.write_text(yaml.safe_dump({"resources": {"default": {
-        "mem_mb": 1234, "runtime": 7, "gpu": 1, "extra": {"slurm_partition": "gpuq", "gres": "gpu:a100:1"}}}}))
-    command = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm", "-n", "--verbose",
-               "results/data/splits.tsv", "--configfile", "config/test.yaml", str(override)]
+    override.write_text(yaml.safe_dump({"resources": {"training": {
+        "mem_mb": 1234, "runtime": 7, "cpus": 1, "gpu": 1, "extra": {"slurm_partition": "gpuq", "gres": "gpu:a100:1"}}}}))
+    command = [sys.executable, "-m", "snakemake", "results/models/main/model.pt", "--profile",
+               "workflow/profiles/slurm", "-n", "--verbose", "--default-resources", "mem_mb=321", "runtime=5",
+               "--configfile", "config/test.yaml", str(override)]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-4000:]
-    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("resources:")]
-    assert len(lines) >= 3, result.stdout[-4000:]  # simulate_compendium, prepare_expression, assign_splits, ...
-    for line in lines:
-        for item in ("mem_mb=1234", "runtime=7", "gpu=1", "slurm_partition=gpuq", "gres=gpu:a100:1"):
-            assert item in line.split(": ", 1)[1].split(", "), (item, line)
+    resources = {}  # rule -> its job's resources line
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        line = re.search(r"^\s*resources: (.*)$", block, re.M)
+        if rule and line:
+            resources[rule.group(1)] = line.group(1).split(", ")
+    assert {"simulate_compendium", "prepare_expression", "assign_splits", "train_main_model"} <= set(resources)
+    for rule, items in resources.items():
+        expected = (["mem_mb=1234", "runtime=7", "gpu=1", "slurm_partition=gpuq", "gres=gpu:a100:1"]
+                    if rule == "train_main_model" else ["mem_mb=321", "runtime=5"])
+        assert set(expected) <= set(items), (rule, items)
+        assert rule == "train_main_model" or not any(item.startswith("slurm_partition") for item in items)
 
 
 def test_the_plugin_turns_training_resources_into_sbatch_options():
@@ -220,7 +230,7 @@ def test_every_rule_ran_as_a_slurm_job(slurm_run):
         assert len(completed) == 1, f"{rule}: expected one completed Slurm job, the job completion log has {jobs}"
         record = completed[0]
         assert (record["ExitCode"], record["Partition"], record["NodeList"]) == ("0:0", PARTITION, NODE), record
-        # The resources came from config/test.yaml (resources.default or .training) through rule_resources/the plugin.
+        # Training: config/test.yaml's resources.training (rule_resources); the rest: --default-resources above.
         runtime, memory = ("30", "mem=2000M") if rule == TRAINING_RULE else ("10", "mem=1000M")
         assert (record["Timelimit"], record["NCPUS"]) == (runtime, "1") and memory in record["Tres"], record
     # This run's Slurm jobs are exactly the rules' jobs (the cluster ran nothing else; one run id), and no rule ran

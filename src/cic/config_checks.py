@@ -21,6 +21,7 @@ def check_config(config: Mapping) -> None:
     _check_cell_type_names(config)
     _check_gene_counts(config)
     _check_sweep_folds(config)
+    _check_resources(config)
 
 
 def _check_class_sizes(config: Mapping) -> None:
@@ -100,6 +101,15 @@ def _check_sweep_folds(config: Mapping) -> None:
         if folds is not None and folds > cv_folds:
             raise InputError(WHERE, f"sweeps.{name}.folds = {folds} exceeds splits.cv_folds = {cv_folds}",
                              f"set sweeps.{name}.folds between 1 and {cv_folds} (or null for all)")
+
+
+def _check_resources(config: Mapping) -> None:
+    # Light rules state no resources (issue 19): the executor's default-resources apply, set where Snakemake sets them.
+    if "default" in (config.get("resources") or {}):
+        raise InputError(WHERE, "resources.default is no longer read: rules other than training take the executor's "
+                                "default-resources",
+                         "delete resources.default and set default-resources in your profile "
+                         "(workflow/profiles/slurm/config.yaml) or pass --default-resources mem_mb=... runtime=...")
 
 
 def samples_needed_per_type(test_fraction: float, cv_folds: int, noise_cv_folds: int) -> dict[str, int]:

@@ -48,9 +48,6 @@ rule classify_cell_types:
         "results/benchmarks/classification/classify_cell_types.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         n_components=selected_code_size,
         settings=config["classification"],
@@ -109,9 +106,6 @@ rule plot_classification:
         "results/benchmarks/classification/plot_classification.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/plot_classification.py"
 
@@ -136,8 +130,5 @@ rule summarize_classification:
         "results/benchmarks/classification/summarize_classification.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/summarize_classification.py"

@@ -91,43 +91,19 @@ def fold_checkpoint(pattern):
     return (lambda wildcards: pattern.format(**wildcards)) if BATCHED else None
 
 
-def rule_resources(kind="default", **overrides):
-    """Resources for jobs of this kind, from config["resources"][kind].
-
-    Usage (in the rules): `resources: **rule_resources("training")` (or "default").
-
-    Gives mem_mb (MB) and runtime (minutes), gpu when the kind asks for GPUs (> 0), and the kind's `extra` entries
-    verbatim (e.g. slurm_partition, gres); keyword overrides win. The executor maps them: Slurm gets --mem, --time,
-    --gpus, --gres, --partition; a local run only uses them to schedule against --resources. Threads come from
-    rule_threads(kind).
-    """
-    spec = _resource_kind(kind)
-    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"]}
-    if spec.get("gpu", 0) > 0:
-        resources["gpu"] = spec["gpu"]
-    resources.update(spec.get("extra") or {})
-    resources.update(overrides)
-    return resources
+def rule_resources(kind):
+    """Resources of training jobs from config["resources"][kind] (training, sweep_training): mem_mb (MB),
+    runtime (minutes), gpu when > 0, and the kind's `extra` verbatim (slurm_partition, gres). The other rules
+    state none and take the executor's default-resources (workflow/profiles/slurm).
+    Usage: `resources: **rule_resources("training")` and `threads: rule_threads("training")`."""
+    spec = config["resources"][kind]
+    gpu = {"gpu": spec["gpu"]} if spec.get("gpu", 0) > 0 else {}
+    return {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], **gpu, **(spec.get("extra") or {})}
 
 
-def rule_threads(kind="default"):
-    """Threads for jobs of this kind (config resources.<kind>.cpus, default 1).
-
-    Usage (in the rules): `threads: rule_threads("training")`.
-
-    Snakemake caps them at --cores locally; on Slurm they become --cpus-per-task.
-    """
-    return _resource_kind(kind).get("cpus", 1)
-
-
-def _resource_kind(kind):
-    kinds = config["resources"]
-    if kind not in kinds:
-        raise ValueError(
-            f"config: resources has no entry {kind!r} (has: {', '.join(sorted(kinds))}); "
-            f"fix: add resources.{kind} with mem_mb and runtime to the config"
-        )
-    return kinds[kind]
+def rule_threads(kind):
+    """Threads of training jobs (resources.<kind>.cpus, default 1); capped at --cores locally, Slurm --cpus-per-task."""
+    return config["resources"][kind].get("cpus", 1)
 
 
 def expression_inputs(wildcards):

@@ -14,9 +14,6 @@ rule simulate_compendium:
         "results/benchmarks/data/simulate_compendium.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         settings=DATASET["synthetic"],
         samples_per_type=DATASET["samples_per_type"],
@@ -37,9 +34,6 @@ rule prepare_expression:
         "results/benchmarks/data/prepare_expression.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         reader=expression_reader(),
         dataset=DATASET,
@@ -60,9 +54,6 @@ rule select_top_variance_genes:
         "results/benchmarks/data/select_top_variance_genes.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         n_genes=config["preprocess"]["top_variance_genes"],
     script:
@@ -80,9 +71,6 @@ rule assign_splits:
         "results/benchmarks/data/assign_splits.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         test_fraction=config["splits"]["test_fraction"],
         cv_folds=config["splits"]["cv_folds"],
@@ -110,9 +98,6 @@ rule plot_data_overview:
         "results/benchmarks/data/plot_data_overview.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/plot_data_overview.py"
 
@@ -133,9 +118,6 @@ rule check_gene_set_overlap:
     priority: 50
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         sources=config["enrichment"]["sources"],
         min_gene_overlap=config["enrichment"]["min_gene_overlap"],

@@ -25,9 +25,6 @@ rule import_geo:
         "results/benchmarks/data/import_geo.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1  # downloads run in dataset.download.workers I/O threads; parsing is single-threaded
-    resources:
-        **rule_resources("default"),
     params:
         geo_settings=DATASET["geo"],
         download=DATASET["download"],
@@ -47,9 +44,6 @@ rule import_cellnet:
         "results/benchmarks/data/import_cellnet.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         cellnet=DATASET["cellnet"],
         download=DATASET["download"],

@@ -25,9 +25,6 @@ rule perturbation_gene_sets:
         "results/benchmarks/perturbation/perturbation_gene_sets.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         n_sigma=PERTURBATION["n_sigma"],
         top_n=PERTURBATION["top_genes"],
@@ -57,9 +54,6 @@ rule enrich_perturbation_gene_sets:
         enrichment_source="[A-Za-z0-9_.-]+",
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         source=lambda wildcards: PERTURBATION_SOURCES[wildcards.enrichment_source],
     script:
@@ -81,9 +75,6 @@ rule match_perturbation_programs:
         "results/benchmarks/perturbation/match_perturbation_programs.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],
     script:
@@ -113,9 +104,6 @@ rule plot_perturbation_networks:
         "results/benchmarks/perturbation/plot_perturbation_networks.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         sources=list(PERTURBATION_SOURCES),
         figures=PERTURBATION["figures"],
@@ -141,9 +129,6 @@ rule plot_component_programs:
         "results/benchmarks/perturbation/plot_component_programs.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/plot_component_programs.py"
 
@@ -176,9 +161,6 @@ rule summarize_perturbation:
         "results/benchmarks/perturbation/summarize_perturbation.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: 1
-    resources:
-        **rule_resources("default"),
     params:
         sources=list(PERTURBATION_SOURCES),
         figures=PERTURBATION["figures"],

@@ -18,9 +18,6 @@ rule reference_bundle:
         "results/benchmarks/query/reference_bundle.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         preprocess=config["preprocess"],
         training=config["training"] | config["classification"]["training"],
@@ -50,9 +47,6 @@ rule query_samples:
         query="|".join(config["query"]["samples"]) or "(?!)",  # the configured names (schema: [A-Za-z0-9_-]+)
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         entry=lambda wildcards: config["query"]["samples"][wildcards.query],
         settings=config["query"],
@@ -78,9 +72,6 @@ rule novelty:
         "results/benchmarks/query/novelty.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         min_probability=config["query"]["min_probability"],
         validation_fraction=(config["training"] | config["universality"]["training"])["validation_fraction"],

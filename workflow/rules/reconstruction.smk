@@ -44,9 +44,6 @@ rule summarize_cv:
         "results/benchmarks/reconstruction/summarize_cv.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         folds=CV_FOLDS,
     script:
@@ -93,9 +90,6 @@ rule encode_profiles:
         "results/benchmarks/main/encode_profiles.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/encode_profiles.py"
 
@@ -116,9 +110,6 @@ rule evaluate_reconstruction:
         "results/benchmarks/reconstruction/evaluate_reconstruction.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         max_rank=config["reconstruction"]["max_rank"],
         example_cell_types=example_cell_types(),
@@ -140,9 +131,6 @@ rule compare_reconstruction_methods:
         "results/benchmarks/reconstruction/compare_reconstruction_methods.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         n_components=selected_code_size,
         methods=config["reconstruction"]["baselines"],
@@ -180,9 +168,6 @@ rule plot_fig2:
         "results/benchmarks/reconstruction/plot_fig2.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/plot_fig2.py"
 
@@ -201,8 +186,5 @@ rule summarize_fig2:
         "results/benchmarks/reconstruction/summarize_fig2.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/summarize_fig2.py"

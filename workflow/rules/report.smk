@@ -18,9 +18,6 @@ rule claims:
         "results/benchmarks/report/claims.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         dataset=dataset_label(),
     script:
@@ -38,9 +35,6 @@ rule run_config:
         "results/benchmarks/report/run_config.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         config=config,
         dataset=dataset_label(),

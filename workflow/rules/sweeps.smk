@@ -111,9 +111,6 @@ rule rank_architectures:
         "results/benchmarks/sweeps/rank_architectures.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         architectures=[SWEEP_ARCHITECTURES[slug] for slug in SWEEP_ARCHITECTURE_RUNS[0]],
         folds=SWEEP_ARCHITECTURE_RUNS[1],
@@ -136,9 +133,6 @@ rule rank_code_sizes:
         "results/benchmarks/sweeps/rank_code_sizes.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         code_sizes=SWEEP_CODE_SIZE_RUNS[0],
         architectures=lambda wildcards, input: [
@@ -164,9 +158,6 @@ rule compare_regularisation:
         "results/benchmarks/sweeps/compare_regularisation.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         variants=SWEEP_VARIANT_RUNS[0],
         folds=SWEEP_VARIANT_RUNS[1],
@@ -203,9 +194,6 @@ rule plot_sweeps:
         "results/benchmarks/sweeps/plot_sweeps.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         reference=SWEEPS["regularisation"]["reference"],
     script:
@@ -229,9 +217,6 @@ rule summarize_sweeps:
         "results/benchmarks/sweeps/summarize_sweeps.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         reference=SWEEPS["regularisation"]["reference"],
     script:

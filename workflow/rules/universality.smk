@@ -14,9 +14,6 @@ checkpoint list_held_out_cell_types:
         "results/benchmarks/universality/list_held_out_cell_types.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         requested=config["universality"]["cell_types"],
         de_pairs=config["universality"]["de_pairs"],
@@ -82,9 +79,6 @@ rule evaluate_loto:
         "results/benchmarks/universality/evaluate_loto.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/evaluate_loto.py"
 
@@ -101,9 +95,6 @@ rule plot_fig3:
         "results/benchmarks/universality/plot_fig3.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     script:
         "../scripts/plot_fig3.py"
 
@@ -123,9 +114,6 @@ rule differential_expression_loto:
         pair=universality_wildcard_pattern(universality_pairs()),
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         case=lambda wildcards: universality_pairs()[wildcards.pair]["case"],
         control=lambda wildcards: universality_pairs()[wildcards.pair]["control"],
@@ -152,9 +140,6 @@ rule enrich_loto_genes:
         source=universality_wildcard_pattern(universality_sources()),
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         source=lambda wildcards: universality_sources()[wildcards.source],
     script:
@@ -180,9 +165,6 @@ rule plot_loto_enrichment:
         source=universality_wildcard_pattern(universality_sources()),
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         source_name=lambda wildcards: wildcards.source,
         case=lambda wildcards: universality_pairs()[wildcards.pair]["case"],
@@ -221,9 +203,6 @@ rule summarize_universality:
         "results/benchmarks/universality/summarize_universality.tsv"
     conda:
         "../../envs/cic.yaml"
-    threads: rule_threads("default")
-    resources:
-        **rule_resources("default"),
     params:
         pairs=universality_pairs(),
         sources=list(universality_sources()),
