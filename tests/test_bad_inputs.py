@@ -15,6 +15,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from cic.config_checks import check_config
+from cic.defaults import resolve_defaults
 from cic.dataset import excel_mangled, read_sample_sheet
 from cic.errors import InputError
 from cic.stages.data import prepare_expression
@@ -574,6 +575,14 @@ def test_the_schema_accepts_labels_as_the_data_spell_them():
                                                     r"dataset.cell_types leaves out"),
     ({"preprocess": {"top_variance_genes": 301}}, r"top_variance_genes = 301 exceeds dataset.synthetic.n_genes = 300"),
     ({"sweeps": {"architectures": {"folds": 4}}}, r"sweeps.architectures.folds = 4 exceeds splits.cv_folds = 3"),
+    ({"dataset": {"source": "local"}}, r"config: dataset.source is 'local' but dataset.local.expression is empty; "
+                                       r"fix: set it to your expression matrix"),
+    ({"dataset": {"source": "geo"}}, r"dataset.source is 'geo' but dataset.geo.sample_sheet is empty; fix: set it"),
+    ({"universality": {"pathway_source": "KEGG"}},
+     r"config: universality.pathway_source is 'KEGG', not one of enrichment.sources \(planted_programs\); "
+     r"fix: name one of them or add it to enrichment.sources"),
+    ({"perturbation": {"figures": {"fig5": {"source": "KEGG", "terms": "identity"}}}},
+     r"perturbation.figures.fig5.source is 'KEGG', not one of enrichment.sources"),
     ({"resources": {"default": {"mem_mb": 1000, "runtime": 10}}},  # an old config's key, now the profile's
      r"resources.default is no longer read.*fix: delete resources.default and set default-resources in your profile"),
 ])
@@ -581,10 +590,11 @@ def test_impossible_combinations_are_refused_at_validation(change, message):
     config = _test_config()
     for section, values in change.items():
         for key, value in values.items():
-            if isinstance(value, dict) and key in config[section]:
+            if isinstance(value, dict) and isinstance(config[section].get(key), dict):
                 config[section][key] |= value
             else:
                 config[section][key] = value
+    resolve_defaults(config)  # as common.smk does before its checks
     with pytest.raises(InputError, match=message) as caught:
         check_config(config)
     assert "\n" not in str(caught.value) and "; fix: " in str(caught.value)

@@ -22,6 +22,8 @@ def check_config(config: Mapping) -> None:
     _check_gene_counts(config)
     _check_sweep_folds(config)
     _check_resources(config)
+    _check_data_source(config["dataset"])
+    _check_enrichment_source_names(config)
 
 
 def _check_class_sizes(config: Mapping) -> None:
@@ -110,6 +112,33 @@ def _check_resources(config: Mapping) -> None:
                                 "default-resources",
                          "delete resources.default and set default-resources in your profile "
                          "(workflow/profiles/slurm/config.yaml) or pass --default-resources mem_mb=... runtime=...")
+
+
+def _check_data_source(dataset: Mapping) -> None:
+    """The setting that names the data of dataset.source must be filled in."""
+    source = dataset["source"]
+    required = {"geo": ("geo", "sample_sheet", "a TSV of GSM accessions and cell types "
+                                               "(see config/geo_samples.example.tsv)"),
+                "cellnet": ("cellnet", "url", "CellNet's training object (.rda/.rds) or a TSV export"),
+                "local": ("local", "expression", "your expression matrix (TSV/CSV/parquet/h5ad)")}
+    if source in required:
+        section, key, what = required[source]
+        if not (dataset.get(section) or {}).get(key):
+            raise InputError(WHERE, f"dataset.source is {source!r} but dataset.{section}.{key} is empty",
+                             f"set it to {what}")
+
+
+def _check_enrichment_source_names(config: Mapping) -> None:
+    """universality.pathway_source and each perturbation figure's source name one of enrichment.sources."""
+    sources = [source["name"] for source in config["enrichment"]["sources"]]
+    named = {"universality.pathway_source": config["universality"].get("pathway_source")}
+    figures = config.get("perturbation", {}).get("figures")
+    if isinstance(figures, Mapping):  # `auto` is resolved by cic.defaults before this check
+        named |= {f"perturbation.figures.{figure}.source": entry["source"] for figure, entry in figures.items()}
+    for key, name in named.items():
+        if name is not None and name not in sources:
+            raise InputError(WHERE, f"{key} is {name!r}, not one of enrichment.sources ({', '.join(sources)})",
+                             "name one of them or add it to enrichment.sources")
 
 
 def samples_needed_per_type(test_fraction: float, cv_folds: int, noise_cv_folds: int) -> dict[str, int]:

@@ -92,14 +92,7 @@ rule plot_classification:
         noise_folds_path="results/tables/noise_folds.tsv",
         noise_sigma_path="results/tables/noise_test_sigma.tsv",
     output:
-        figS7_png=report("results/figures/figS7.png", caption="../report/figS7.rst", category="Classification"),
-        figS7_svg="results/figures/figS7.svg",
-        fig4_png=report("results/figures/fig4.png", caption="../report/fig4.rst", category="Classification"),
-        fig4_svg="results/figures/fig4.svg",
-        noise_png=report(
-            "results/figures/noise_robustness.png", caption="../report/noise_robustness.rst", category="Classification"
-        ),
-        noise_svg="results/figures/noise_robustness.svg",
+        **figures("figS7", "fig4", "noise_robustness", category="Classification"),
     log:
         "results/logs/classification/plot_classification.log",
     benchmark:

@@ -62,6 +62,16 @@ def selected_code_size(wildcards, input):
     return code_size(selected_architecture(wildcards, input))
 
 
+def figures(*names, category):
+    """Output keywords of figures: <name>_png (in the report, captioned by workflow/report/<name>.rst) and <name>_svg
+    under results/figures/. Usage: `output: **figures("fig8", "fig9", category="Figs 8-9: sweeps")`."""
+    files = {}
+    for name in names:
+        files[f"{name}_png"] = report(f"results/figures/{name}.png", caption=f"../report/{name}.rst", category=category)
+        files[f"{name}_svg"] = f"results/figures/{name}.svg"
+    return files
+
+
 # training.batched_folds: one job per experiment (or sweep run) trains all its folds stacked (cic.train.fit with k
 # networks); false: one job per fold. The same rule either way; these give its files, folds and checkpoint.
 BATCHED = config["training"]["batched_folds"]
@@ -107,28 +117,13 @@ def rule_threads(kind):
 
 
 def expression_inputs(wildcards):
-    """The raw matrix (and sample sheet) that prepare_expression reads: simulated or the user's own."""
-    if DATASET["source"] == "synthetic":
-        return {
-            "expression": f"{SYNTHETIC_DIR}/expression.parquet",
-            "sample_sheet": f"{SYNTHETIC_DIR}/samples.tsv",
-        }
-    if DATASET["source"] in ("geo", "cellnet"):  # downloaded and imported by workflow/rules/download.smk
-        if DATASET["source"] == "geo":
-            geo_sample_sheet()
-        elif not DATASET["cellnet"]["url"]:
-            raise ValueError(
-                "config: dataset.source is 'cellnet' but dataset.cellnet.url is empty; "
-                "fix: set it to CellNet's training object (.rda/.rds) or a TSV export"
-            )
-        folder = f"results/data/{DATASET['source']}"
+    """The raw matrix (and sample sheet) that prepare_expression reads: simulated, downloaded (download.smk) or the
+    user's own; cic.config_checks has refused an empty dataset.geo/cellnet/local setting before this runs."""
+    source = DATASET["source"]
+    if source != "local":
+        folder = SYNTHETIC_DIR if source == "synthetic" else f"results/data/{source}"
         return {"expression": f"{folder}/expression.parquet", "sample_sheet": f"{folder}/samples.tsv"}
     local = DATASET["local"]
-    if not local.get("expression"):
-        raise ValueError(
-            "config: dataset.source is 'local' but dataset.local.expression is empty; "
-            "fix: set it to your expression matrix (TSV/CSV/parquet/h5ad)"
-        )
     inputs = {"expression": local["expression"]}
     if local.get("sample_sheet"):
         inputs["sample_sheet"] = local["sample_sheet"]
@@ -148,45 +143,6 @@ def expression_reader():
         "cell_type_column": "cell_type",
         "study_column": "study",
     }
-
-
-def geo_sample_sheet(wildcards=None):
-    """The GEO sample sheet that rule import_geo reads (dataset.geo.sample_sheet)."""
-    if not DATASET["geo"]["sample_sheet"]:
-        raise ValueError(
-            "config: dataset.source is 'geo' but dataset.geo.sample_sheet is empty; "
-            "fix: set it to a TSV of GSM accessions and cell types (see config/geo_samples.example.tsv)"
-        )
-    return DATASET["geo"]["sample_sheet"]
-
-
-def data_outputs():
-    return [
-        "results/data/expression.h5ad",
-        "results/data/expression_top_variance.h5ad",
-        "results/data/splits.tsv",
-        "results/figures/data_overview.png",
-    ]
-
-
-def fig2_outputs():
-    figures = [f"results/figures/fig2{panel}.{ext}" for panel in "abcdefg" for ext in ("png", "svg")]
-    return figures + ["results/tables/fig2_summary.tsv", "results/tables/cic_codes.tsv"]
-
-
-def sweep_outputs():
-    """Targets of workflow/rules/sweeps.smk (Figs 8, 9, regularisation)."""
-    figures = [f"results/figures/{name}.{ext}" for name in ("fig8", "fig9", "regularisation") for ext in ("png", "svg")]
-    tables = [
-        "fig8_cv_mse",
-        "fig8_architecture_ranking",
-        "fig9_cv_mse",
-        "fig9_code_size_ranking",
-        "regularisation_cv_mse",
-        "regularisation",
-        "sweeps_summary",
-    ]
-    return figures + [f"results/tables/{name}.tsv" for name in tables]
 
 
 def sweep_model(path):
@@ -244,21 +200,14 @@ def universality_pairs():
     return pairs
 
 
-def universality_sources():
-    """The enrichment sources {name: entry} that the genes up in held-out REPs are tested against."""
-    return {source["name"]: source for source in config["enrichment"]["sources"]}
+# The enrichment sources {name: entry} (enrichment.sources) that Fig 3's genes and Figs 5-7's gene sets are tested in.
+SOURCES = {source["name"]: source for source in config["enrichment"]["sources"]}
 
 
 def universality_pathway_source():
-    """The source whose top term is the summary's "top pathway" (universality.pathway_source; default: the first;
-    None without sources)."""
-    name = config["universality"]["pathway_source"] or next(iter(universality_sources()), None)
-    if name is not None and name not in universality_sources():
-        raise ValueError(
-            f"config: universality.pathway_source is {name!r}, not one of enrichment.sources "
-            f"({', '.join(universality_sources())}); fix: name one of them or set it to null"
-        )
-    return name
+    """The source whose top term is the summary's "top pathway" (universality.pathway_source, checked by
+    cic.config_checks; default: the first; None without sources)."""
+    return config["universality"]["pathway_source"] or next(iter(SOURCES), None)
 
 
 def universality_truth_sources():
@@ -266,12 +215,12 @@ def universality_truth_sources():
     if DATASET["source"] != "synthetic":
         return []
     truth = f"{SYNTHETIC_DIR}/programs.gmt"
-    return [name for name, entry in universality_sources().items() if entry.get("gmt") == truth]
+    return [name for name, entry in SOURCES.items() if entry.get("gmt") == truth]
 
 
 def gene_set_files():
     """The local GMT files of enrichment.sources, {source name: path} (Enrichr libraries are online)."""
-    return {source["name"]: source["gmt"] for source in config["enrichment"]["sources"] if "gmt" in source}
+    return {name: entry["gmt"] for name, entry in SOURCES.items() if "gmt" in entry}
 
 
 def example_cell_types():
@@ -281,16 +230,16 @@ def example_cell_types():
     return AUTO if requested == AUTO else [normalize_label(cell_type) for cell_type in requested]
 
 
-def universality_wildcard_pattern(names):
-    """Regex matching exactly one of ``names`` (wildcard constraint: type and source names contain underscores)."""
+def one_of(names):
+    """Regex matching exactly one of ``names`` (a wildcard constraint: pair and source names contain underscores)."""
     import re
 
     return "|".join(re.escape(name) for name in names)
 
 
-def universality_gene_set_input(wildcards):
+def source_gmt_input(wildcards):
     """The GMT file of enrichment source wildcards.source (none for an Enrichr library, which is online)."""
-    entry = universality_sources()[wildcards.source]
+    entry = SOURCES[wildcards.source]
     return {"source_gmt": entry["gmt"]} if "gmt" in entry else {}
 
 
@@ -312,75 +261,26 @@ def loto_model_inputs(wildcards):
     )
 
 
-def universality_outputs():
-    """Targets of workflow/rules/universality.smk (Fig 3, limma, enrichment)."""
-    targets = [
-        "results/figures/fig3.png",
-        "results/figures/fig3.svg",
-        "results/tables/fig3_loto.tsv",
-        "results/tables/universality_summary.tsv",
-    ]
-    universality_pathway_source()  # checks the name early
-    for pair in universality_pairs():
-        targets += [f"results/tables/de_{pair}.tsv", f"results/tables/de_{pair}_up_genes.txt"]
-        for source in universality_sources():
-            targets += [
-                f"results/tables/enrichment_{pair}_{source}.tsv",
-                f"results/figures/fig3_enrichment_{pair}_{source}.png",
-                f"results/figures/fig3_enrichment_{pair}_{source}.svg",
-            ]
-        targets += [
-            f"results/tables/enrichment_{pair}_{source}_true_programs.tsv" for source in universality_truth_sources()
-        ]
-    return targets
-
-
-def classification_outputs():
-    """Targets of workflow/rules/classification.smk (Supp Fig S7, Fig 4, noise robustness)."""
-    figures = [
-        f"results/figures/{name}.{ext}" for name in ("figS7", "fig4", "noise_robustness") for ext in ("png", "svg")
-    ]
-    return figures + [
-        "results/tables/classification_summary.tsv",
-        "results/tables/classifier_cic_codes.tsv",
-        "results/models/classifier_autoencoder/model.pt",
-    ]
-
-
-def perturbation_outputs():
-    """Targets of workflow/rules/perturbation.smk (Figs 5-7); the planted-program comparison on synthetic data."""
-    settings = config["perturbation"]
-    sources = [source["name"] for source in config["enrichment"]["sources"]]
-    for figure, entry in settings["figures"].items():
-        if entry["source"] not in sources:
-            raise ValueError(
-                f"config: perturbation.figures.{figure}.source is {entry['source']!r}, not one of enrichment.sources "
-                f"({', '.join(sources)}); fix: name one of them or add it to enrichment.sources"
-            )
-    tables = [
-        f"results/tables/perturbation_{name}" for name in ("gene_sets.gmt", "changes.tsv", "counts.tsv", "summary.tsv")
-    ]
-    tables += [f"results/tables/perturbation_enrichment_{source}.tsv" for source in sources]
-    # No enrichment source, no figures (cic.defaults); the gene sets and the summary are still made.
-    figures = [f"results/figures/{figure}.{ext}" for figure in settings["figures"] for ext in ("png", "svg")]
-    figures += [f"results/networks/{figure}.{ext}" for figure in settings["figures"] for ext in ("gexf", "graphml")]
-    if DATASET["source"] == "synthetic":
-        tables.append("results/tables/perturbation_program_matches.tsv")
-        figures += ["results/figures/component_programs.png", "results/figures/component_programs.svg"]
-    return tables + figures
-
-
 def stage_outputs():
-    """Every target of the data and experiment stages: what the report, the claims and the figures come from."""
-    return (
-        data_outputs()
-        + fig2_outputs()
-        + sweep_outputs()
-        + universality_outputs()
-        + classification_outputs()
-        + perturbation_outputs()
-        + query_outputs()
-    )
+    """Every target of the data and experiment stages (what the report, the claims and `figures` come from): the
+    outputs of each stage's last rules, per comparison, enrichment source and query where a rule has wildcards."""
+    final = [rules.prepare_expression, rules.select_top_variance_genes, rules.assign_splits, rules.plot_data_overview]
+    final += [rules.summarize_cv, rules.encode_profiles, rules.plot_fig2, rules.summarize_fig2]
+    final += [rules.rank_architectures, rules.rank_code_sizes, rules.compare_regularisation, rules.plot_sweeps]
+    final += [rules.summarize_sweeps, rules.evaluate_loto, rules.plot_fig3, rules.summarize_universality]
+    final += [rules.train_classifier_autoencoder, rules.plot_classification, rules.summarize_classification]
+    final += [rules.perturbation_gene_sets, rules.summarize_perturbation, rules.reference_bundle, rules.novelty]
+    if config["perturbation"]["figures"]:  # none without an enrichment source (cic.defaults)
+        final.append(rules.plot_perturbation_networks)
+    if DATASET["source"] == "synthetic":  # the planted programs are known
+        final += [rules.match_perturbation_programs, rules.plot_component_programs]
+    targets = [str(path) for step in final for path in step.output]
+    pairs, sources = list(universality_pairs()), list(SOURCES)
+    targets += expand(rules.differential_expression_loto.output, pair=pairs)
+    for step in (rules.enrich_loto_genes, rules.plot_loto_enrichment):
+        targets += expand(step.output, pair=pairs, source=sources)
+    targets += expand(rules.enrich_perturbation_gene_sets.output, source=sources)
+    return targets + expand(rules.query_samples.output, query=list(config["query"]["samples"]))
 
 
 def claims_inputs():
@@ -404,31 +304,13 @@ def dataset_label():
     return label(config)
 
 
-def report_outputs():
-    """Targets of workflow/rules/report.smk: the paper's claims beside this run, and the run's configuration."""
-    return ["results/tables/claims.tsv", "results/tables/run_config.yaml"]
-
-
 def all_outputs():
-    """Every target of the default target; each stage's *_outputs() above lists its workflow/rules/<stage>.smk."""
-    return stage_outputs() + report_outputs()
+    """Every target of the default target: the stages' and the report's."""
+    return stage_outputs() + [*rules.claims.output, *rules.run_config.output]
 
 
 # Identify new samples (workflow/rules/query.smk, issue 18).
 REFERENCE = expand("results/reference/{name}", name=["weights.pt", "reference.json", "reference_codes.tsv"])
-QUERY_FILES = ["predictions.tsv", "codes.tsv", "reproduced.h5ad", "query_map.png", "query_map.svg"]
-
-
-def query_outputs():
-    """Targets of workflow/rules/query.smk: the bundle, the novelty table and figure, every named query."""
-    novelty = [
-        "results/tables/novelty.tsv",
-        "results/tables/novelty_summary.tsv",
-        "results/figures/novelty.png",
-        "results/figures/novelty.svg",
-    ]
-    queries = expand("results/query/{query}/{name}", query=list(config["query"]["samples"]), name=QUERY_FILES)
-    return REFERENCE + novelty + queries
 
 
 def query_inputs(wildcards):

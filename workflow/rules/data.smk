@@ -86,12 +86,7 @@ rule plot_data_overview:
         sample_quality="results/tables/sample_quality.tsv",
         splits="results/data/splits.tsv",
     output:
-        png=report(
-            "results/figures/data_overview.png",
-            caption="../report/data_overview.rst",
-            category="Data",
-        ),
-        svg="results/figures/data_overview.svg",
+        **figures("data_overview", category="Data"),
     log:
         "results/logs/data/plot_data_overview.log",
     benchmark:

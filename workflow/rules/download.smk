@@ -15,7 +15,7 @@ localrules:
 
 rule import_geo:
     input:
-        sample_sheet=geo_sample_sheet,
+        sample_sheet=lambda wildcards: DATASET["geo"]["sample_sheet"],
     output:
         expression=f"{GEO_DIR}/expression.parquet",
         samples_out=f"{GEO_DIR}/samples.tsv",

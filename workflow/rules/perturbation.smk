@@ -1,14 +1,11 @@
 # Figs 5-7: perturbation gene sets of each CIC component, their enrichment and networks (issue 7).
 # The chosen model (perturbation.model) encodes every sample; each component of the mean code is raised by
 # n_sigma standard deviations and decoded; the top_genes most-changed genes form its gene set. The sets are tested
-# in every enrichment source; Figs 5-7 draw one source each (perturbation.figures). Targets: perturbation_outputs().
+# in every enrichment source; Figs 5-7 draw one source each (perturbation.figures).
 
 PERTURBATION = config["perturbation"]
 PERTURBATION_MODEL = f"results/models/{PERTURBATION['model']}/model.pt"
-PERTURBATION_SOURCES = {source["name"]: source for source in config["enrichment"]["sources"]}
-PERTURBATION_TABLES = expand(
-    "results/tables/perturbation_enrichment_{enrichment_source}.tsv", enrichment_source=list(PERTURBATION_SOURCES)
-)
+PERTURBATION_TABLES = expand("results/tables/perturbation_enrichment_{source}.tsv", source=list(SOURCES))
 
 
 rule perturbation_gene_sets:
@@ -34,28 +31,22 @@ rule perturbation_gene_sets:
 
 rule enrich_perturbation_gene_sets:
     input:
-        unpack(
-            lambda wildcards: (
-                {"source_gmt": PERTURBATION_SOURCES[wildcards.enrichment_source]["gmt"]}
-                if "gmt" in PERTURBATION_SOURCES.get(wildcards.enrichment_source, {})
-                else {}
-            )
-        ),
+        unpack(source_gmt_input),
         gmt_path="results/tables/perturbation_gene_sets.gmt",
         expression_path="results/data/expression.h5ad",
         overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
     output:
-        output="results/tables/perturbation_enrichment_{enrichment_source}.tsv",
+        output="results/tables/perturbation_enrichment_{source}.tsv",
     log:
-        "results/logs/perturbation/enrich_{enrichment_source}.log",
+        "results/logs/perturbation/enrich_{source}.log",
     benchmark:
-        "results/benchmarks/perturbation/enrich_{enrichment_source}.tsv"
+        "results/benchmarks/perturbation/enrich_{source}.tsv"
     wildcard_constraints:
-        enrichment_source="[A-Za-z0-9_.-]+",
+        source=one_of(SOURCES),
     conda:
         "../../envs/cic.yaml"
     params:
-        source=lambda wildcards: PERTURBATION_SOURCES[wildcards.enrichment_source],
+        source=lambda wildcards: SOURCES[wildcards.source],
     script:
         "../scripts/enrich_perturbation_gene_sets.py"
 
@@ -105,7 +96,7 @@ rule plot_perturbation_networks:
     conda:
         "../../envs/cic.yaml"
     params:
-        sources=list(PERTURBATION_SOURCES),
+        sources=list(SOURCES),
         figures=PERTURBATION["figures"],
     script:
         "../scripts/plot_perturbation_networks.py"
@@ -117,12 +108,7 @@ rule plot_component_programs:
         matches_path="results/tables/perturbation_program_matches.tsv",
         programs_table_path="results/tables/perturbation_programs_recovered.tsv",
     output:
-        png=report(
-            "results/figures/component_programs.png",
-            caption="../report/component_programs.rst",
-            category="Figs 5-7",
-        ),
-        svg="results/figures/component_programs.svg",
+        **figures("component_programs", category="Figs 5-7"),
     log:
         "results/logs/perturbation/plot_component_programs.log",
     benchmark:
@@ -162,7 +148,7 @@ rule summarize_perturbation:
     conda:
         "../../envs/cic.yaml"
     params:
-        sources=list(PERTURBATION_SOURCES),
+        sources=list(SOURCES),
         figures=PERTURBATION["figures"],
         count_cutoffs=PERTURBATION["count_cutoffs"],
         max_adjusted_p=PERTURBATION["program_match_max_adjusted_p"],

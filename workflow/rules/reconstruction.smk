@@ -35,9 +35,8 @@ rule summarize_cv:
     input:
         history_paths=expand("results/models/cv/fold{fold}/history.tsv", fold=CV_FOLDS),
     output:
+        **figures("fig2a", category="Fig 2"),
         table_path="results/tables/fig2a_cv_mse.tsv",
-        png=report("results/figures/fig2a.png", caption="../report/fig2a.rst", category="Fig 2"),
-        svg="results/figures/fig2a.svg",
     log:
         "results/logs/reconstruction/summarize_cv.log",
     benchmark:
@@ -150,18 +149,7 @@ rule plot_fig2:
         examples_path="results/tables/fig2d_examples.tsv",
         method_mse_path="results/tables/fig2g_method_mse.tsv",
     output:
-        fig2b_png=report("results/figures/fig2b.png", caption="../report/fig2b.rst", category="Fig 2"),
-        fig2b_svg="results/figures/fig2b.svg",
-        fig2c_png=report("results/figures/fig2c.png", caption="../report/fig2c.rst", category="Fig 2"),
-        fig2c_svg="results/figures/fig2c.svg",
-        fig2d_png=report("results/figures/fig2d.png", caption="../report/fig2d.rst", category="Fig 2"),
-        fig2d_svg="results/figures/fig2d.svg",
-        fig2e_png=report("results/figures/fig2e.png", caption="../report/fig2e.rst", category="Fig 2"),
-        fig2e_svg="results/figures/fig2e.svg",
-        fig2f_png=report("results/figures/fig2f.png", caption="../report/fig2f.rst", category="Fig 2"),
-        fig2f_svg="results/figures/fig2f.svg",
-        fig2g_png=report("results/figures/fig2g.png", caption="../report/fig2g.rst", category="Fig 2"),
-        fig2g_svg="results/figures/fig2g.svg",
+        **figures("fig2b", "fig2c", "fig2d", "fig2e", "fig2f", "fig2g", category="Fig 2"),
     log:
         "results/logs/reconstruction/plot_fig2.log",
     benchmark:

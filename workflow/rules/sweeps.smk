@@ -178,16 +178,7 @@ rule plot_sweeps:
         regularisation_curves="results/tables/regularisation_cv_mse.tsv",
         regularisation_table="results/tables/regularisation.tsv",
     output:
-        fig8_png=report("results/figures/fig8.png", caption="../report/fig8.rst", category="Figs 8-9: sweeps"),
-        fig8_svg="results/figures/fig8.svg",
-        fig9_png=report("results/figures/fig9.png", caption="../report/fig9.rst", category="Figs 8-9: sweeps"),
-        fig9_svg="results/figures/fig9.svg",
-        regularisation_png=report(
-            "results/figures/regularisation.png",
-            caption="../report/regularisation.rst",
-            category="Figs 8-9: sweeps",
-        ),
-        regularisation_svg="results/figures/regularisation.svg",
+        **figures("fig8", "fig9", "regularisation", category="Figs 8-9: sweeps"),
     log:
         "results/logs/sweeps/plot_sweeps.log",
     benchmark:

@@ -111,7 +111,7 @@ rule differential_expression_loto:
     benchmark:
         "results/benchmarks/universality/de_{pair}.tsv"
     wildcard_constraints:
-        pair=universality_wildcard_pattern(universality_pairs()),
+        pair=one_of(universality_pairs()),
     conda:
         "../../envs/cic.yaml"
     params:
@@ -125,7 +125,7 @@ rule differential_expression_loto:
 
 rule enrich_loto_genes:
     input:
-        unpack(universality_gene_set_input),
+        unpack(source_gmt_input),
         genes_path="results/tables/de_{pair}_up_genes.txt",
         de_table_path="results/tables/de_{pair}.tsv",
         overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
@@ -136,12 +136,12 @@ rule enrich_loto_genes:
     benchmark:
         "results/benchmarks/universality/enrichment_{pair}_{source}.tsv"
     wildcard_constraints:
-        pair=universality_wildcard_pattern(universality_pairs()),
-        source=universality_wildcard_pattern(universality_sources()),
+        pair=one_of(universality_pairs()),
+        source=one_of(SOURCES),
     conda:
         "../../envs/cic.yaml"
     params:
-        source=lambda wildcards: universality_sources()[wildcards.source],
+        source=lambda wildcards: SOURCES[wildcards.source],
     script:
         "../scripts/enrich_loto_genes.py"
 
@@ -161,8 +161,8 @@ rule plot_loto_enrichment:
     benchmark:
         "results/benchmarks/universality/plot_enrichment_{pair}_{source}.tsv"
     wildcard_constraints:
-        pair=universality_wildcard_pattern(universality_pairs()),
-        source=universality_wildcard_pattern(universality_sources()),
+        pair=one_of(universality_pairs()),
+        source=one_of(SOURCES),
     conda:
         "../../envs/cic.yaml"
     params:
@@ -179,9 +179,7 @@ rule summarize_universality:
         **({"activity": f"{SYNTHETIC_DIR}/program_activity.tsv"} if universality_truth_sources() else {}),
         loto="results/tables/fig3_loto.tsv",
         de_tables=expand("results/tables/de_{pair}.tsv", pair=universality_pairs()),
-        enrichment=expand(
-            "results/tables/enrichment_{pair}_{source}.tsv", pair=universality_pairs(), source=universality_sources()
-        ),
+        enrichment=expand("results/tables/enrichment_{pair}_{source}.tsv", pair=universality_pairs(), source=SOURCES),
     output:
         **(
             {
@@ -205,7 +203,7 @@ rule summarize_universality:
         "../../envs/cic.yaml"
     params:
         pairs=universality_pairs(),
-        sources=list(universality_sources()),
+        sources=list(SOURCES),
         truth_sources=universality_truth_sources(),
         pathway_source=universality_pathway_source(),
     script:

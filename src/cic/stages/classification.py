@@ -255,7 +255,7 @@ def plot_figures(predictions_path, metrics_path, architecture_path, noise_folds_
     plots.plot_confusion_matrices(predictions, metrics, figures["figS7_png"], figures["figS7_svg"])
     plots.plot_architecture(pd.read_csv(architecture_path, sep="\t"), figures["fig4_png"], figures["fig4_svg"])
     plots.plot_noise_robustness(pd.read_csv(noise_folds_path, sep="\t"), pd.read_csv(noise_sigma_path, sep="\t"),
-                                figures["noise_png"], figures["noise_svg"])
+                                figures["noise_robustness_png"], figures["noise_robustness_svg"])
 
 
 def summarize(metrics_path, classifier_history_path, noise_fold_paths, splits_path, noise_folds_path,

@@ -99,8 +99,8 @@ def make_splits(expression, test_fraction: float, cv_folds: int, noise_cv_folds:
              counts.get("test", 0), cv_folds, noise_cv_folds)
 
 
-def plot_overview(expression, sample_quality, splits, png, svg) -> None:
+def plot_overview(expression, sample_quality, splits, data_overview_png, data_overview_svg) -> None:
     from cic.figures.data import plot_data_overview
 
     quality = pd.read_csv(sample_quality, sep="\t", dtype={"sample": str})
-    plot_data_overview(io.read_h5ad(expression), quality, read_splits(splits), png, svg)
+    plot_data_overview(io.read_h5ad(expression), quality, read_splits(splits), data_overview_png, data_overview_svg)

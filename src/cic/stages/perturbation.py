@@ -175,7 +175,8 @@ def plot_network(enrichment_path, components: Sequence[str], figure: str, entry:
              graph.number_of_nodes() - len(components), graph.number_of_edges())
 
 
-def plot_component_programs(jaccard_path, matches_path, programs_table_path, png, svg) -> None:
+def plot_component_programs(jaccard_path, matches_path, programs_table_path, component_programs_png,
+                            component_programs_svg) -> None:
     """Heatmap components x planted programs (Jaccard), programs grouped by kind, significant matches marked."""
     from cic.figures import network
 
@@ -189,7 +190,8 @@ def plot_component_programs(jaccard_path, matches_path, programs_table_path, png
     for component, row in matches.iterrows():
         if bool(row["significant"]) and component in significant.index:
             significant.loc[component, row["best_by_p"]] = True
-    network.plot_component_program_heatmap(jaccard[order], png, svg, marks=significant,
+    network.plot_component_program_heatmap(jaccard[order], component_programs_png, component_programs_svg,
+                                           marks=significant,
                                            column_groups=programs.set_index("program").loc[order, "kind"])
 
 

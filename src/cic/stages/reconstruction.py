@@ -70,14 +70,14 @@ def compare_methods(expression, splits_path, reproduced, n_components: int, meth
     log.info("median test MSE: %s", ", ".join(f"{m} {np.median(v):.4f}" for m, v in errors.items()))
 
 
-def summarize_cv(history_paths, folds, table_path, png, svg) -> None:
+def summarize_cv(history_paths, folds, table_path, fig2a_png, fig2a_svg) -> None:
     """Fig 2a: mean and standard error of the test MSE per epoch over the CV folds."""
     from cic.figures import fig2  # matplotlib: only the figure steps load it
 
     histories = read_histories(history_paths, "fold", folds)
     summary = evaluation.curve_summary(histories, ["epoch"], "test_mse")
     io.write_table(summary, table_path)
-    fig2.plot_cv_curve(histories, png, svg, paper=paper_value("cv_test_mse_plateau"))
+    fig2.plot_cv_curve(histories, fig2a_png, fig2a_svg, paper=paper_value("cv_test_mse_plateau"))
 
 
 def plot_figures(expression, splits_path, reproduced, per_sample_path, rank_counts_path, examples_path,
