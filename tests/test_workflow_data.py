@@ -40,6 +40,7 @@ def test_data_stage_on_test_config(test_config_run, private_run):
     assert (results / "figures/data_overview.svg").stat().st_size > 0
     for rule in ("simulate_compendium", "prepare_expression", "assign_splits"):
         assert (results / f"logs/data/{rule}.log").exists()
+    for rule in ("simulate_compendium", "prepare_expression"):  # benchmarks: the steps that grow with the data
         assert (results / f"benchmarks/data/{rule}.tsv").exists()
     # Nothing left to do: a re-run of the whole workflow is a no-op (dry-run on a private copy of the run).
     again = run_snakemake(private_run, "-n", "all", configfile="config/test.yaml")

@@ -95,8 +95,6 @@ rule plot_classification:
         **figures("figS7", "fig4", "noise_robustness", category="Classification"),
     log:
         "results/logs/classification/plot_classification.log",
-    benchmark:
-        "results/benchmarks/classification/plot_classification.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -119,8 +117,6 @@ rule summarize_classification:
         noise_sigma_path="results/tables/noise_test_sigma.tsv",
     log:
         "results/logs/classification/summarize_classification.log",
-    benchmark:
-        "results/benchmarks/classification/summarize_classification.tsv"
     conda:
         "../../envs/cic.yaml"
     script:

@@ -50,8 +50,6 @@ rule select_top_variance_genes:
         output="results/data/expression_top_variance.h5ad",
     log:
         "results/logs/data/select_top_variance_genes.log",
-    benchmark:
-        "results/benchmarks/data/select_top_variance_genes.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -67,8 +65,6 @@ rule assign_splits:
         output="results/data/splits.tsv",
     log:
         "results/logs/data/assign_splits.log",
-    benchmark:
-        "results/benchmarks/data/assign_splits.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -89,8 +85,6 @@ rule plot_data_overview:
         **figures("data_overview", category="Data"),
     log:
         "results/logs/data/plot_data_overview.log",
-    benchmark:
-        "results/benchmarks/data/plot_data_overview.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -108,8 +102,6 @@ rule check_gene_set_overlap:
         "results/tables/gene_set_overlap.tsv",
     log:
         "results/logs/data/check_gene_set_overlap.log",
-    benchmark:
-        "results/benchmarks/data/check_gene_set_overlap.tsv"
     priority: 50
     conda:
         "../../envs/cic.yaml"

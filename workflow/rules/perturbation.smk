@@ -18,8 +18,6 @@ rule perturbation_gene_sets:
         components_path="results/tables/perturbation_components.tsv",
     log:
         "results/logs/perturbation/perturbation_gene_sets.log",
-    benchmark:
-        "results/benchmarks/perturbation/perturbation_gene_sets.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -39,8 +37,6 @@ rule enrich_perturbation_gene_sets:
         output="results/tables/perturbation_enrichment_{source}.tsv",
     log:
         "results/logs/perturbation/enrich_{source}.log",
-    benchmark:
-        "results/benchmarks/perturbation/enrich_{source}.tsv"
     wildcard_constraints:
         source=one_of(SOURCES),
     conda:
@@ -62,8 +58,6 @@ rule match_perturbation_programs:
         programs_table_path="results/tables/perturbation_programs_recovered.tsv",
     log:
         "results/logs/perturbation/match_perturbation_programs.log",
-    benchmark:
-        "results/benchmarks/perturbation/match_perturbation_programs.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -91,8 +85,6 @@ rule plot_perturbation_networks:
         fig7_graphml="results/networks/fig7.graphml",
     log:
         "results/logs/perturbation/plot_perturbation_networks.log",
-    benchmark:
-        "results/benchmarks/perturbation/plot_perturbation_networks.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -111,8 +103,6 @@ rule plot_component_programs:
         **figures("component_programs", category="Figs 5-7"),
     log:
         "results/logs/perturbation/plot_component_programs.log",
-    benchmark:
-        "results/benchmarks/perturbation/plot_component_programs.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -143,8 +133,6 @@ rule summarize_perturbation:
         ),
     log:
         "results/logs/perturbation/summarize_perturbation.log",
-    benchmark:
-        "results/benchmarks/perturbation/summarize_perturbation.tsv"
     conda:
         "../../envs/cic.yaml"
     params:

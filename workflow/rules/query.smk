@@ -14,8 +14,6 @@ rule reference_bundle:
         codes=REFERENCE[2],
     log:
         "results/logs/query/reference_bundle.log",
-    benchmark:
-        "results/benchmarks/query/reference_bundle.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -41,8 +39,6 @@ rule query_samples:
         map_svg="results/query/{query}/query_map.svg",
     log:
         "results/logs/query/{query}.log",
-    benchmark:
-        "results/benchmarks/query/{query}.tsv"
     wildcard_constraints:
         query="|".join(config["query"]["samples"]) or "(?!)",  # the configured names (schema: [A-Za-z0-9_-]+)
     conda:

@@ -39,8 +39,6 @@ rule summarize_cv:
         table_path="results/tables/fig2a_cv_mse.tsv",
     log:
         "results/logs/reconstruction/summarize_cv.log",
-    benchmark:
-        "results/benchmarks/reconstruction/summarize_cv.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -49,11 +47,8 @@ rule summarize_cv:
         "../scripts/summarize_cv.py"
 
 
-rule train_main_model:
-    input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+# The same network and training on the 75/25 split (params merge into train_cv's: only these differ).
+use rule train_cv as train_main_model with:
     output:
         model_paths=["results/models/main/model.pt"],
         history_paths=["results/models/main/history.tsv"],
@@ -61,18 +56,10 @@ rule train_main_model:
         "results/logs/main/train_main_model.log",
     benchmark:
         "results/benchmarks/main/train_main_model.tsv"
-    conda:
-        "../../envs/cic.yaml"
-    threads: rule_threads("training")
-    resources:
-        **rule_resources("training"),
     params:
-        architecture=selected_architecture,
-        training=config["training"],
         holdouts=[("split", "test")],
         seeds=[config["seed"]],
-    script:
-        "../scripts/train_autoencoders.py"
+        checkpoint_path=None,  # beside the model (cic.train)
 
 
 rule encode_profiles:
@@ -85,8 +72,6 @@ rule encode_profiles:
         reproduced_path="results/data/reproduced_profiles.h5ad",
     log:
         "results/logs/main/encode_profiles.log",
-    benchmark:
-        "results/benchmarks/main/encode_profiles.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -105,8 +90,6 @@ rule evaluate_reconstruction:
         wilcoxon_path="results/tables/fig2ef_wilcoxon.tsv",
     log:
         "results/logs/reconstruction/evaluate_reconstruction.log",
-    benchmark:
-        "results/benchmarks/reconstruction/evaluate_reconstruction.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -152,8 +135,6 @@ rule plot_fig2:
         **figures("fig2b", "fig2c", "fig2d", "fig2e", "fig2f", "fig2g", category="Fig 2"),
     log:
         "results/logs/reconstruction/plot_fig2.log",
-    benchmark:
-        "results/benchmarks/reconstruction/plot_fig2.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -170,8 +151,6 @@ rule summarize_fig2:
         output=report("results/tables/fig2_summary.tsv", caption="../report/fig2_summary.rst", category="Fig 2"),
     log:
         "results/logs/reconstruction/summarize_fig2.log",
-    benchmark:
-        "results/benchmarks/reconstruction/summarize_fig2.tsv"
     conda:
         "../../envs/cic.yaml"
     script:

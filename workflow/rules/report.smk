@@ -14,8 +14,6 @@ rule claims:
         report("results/tables/claims.tsv", caption="../report/claims.rst", category="Claims"),
     log:
         "results/logs/report/claims.log",
-    benchmark:
-        "results/benchmarks/report/claims.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -31,8 +29,6 @@ rule run_config:
         ),
     log:
         "results/logs/report/run_config.log",
-    benchmark:
-        "results/benchmarks/report/run_config.tsv"
     conda:
         "../../envs/cic.yaml"
     params:

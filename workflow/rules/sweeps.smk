@@ -107,8 +107,6 @@ rule rank_architectures:
         ranking_path="results/tables/fig8_architecture_ranking.tsv",
     log:
         "results/logs/sweeps/rank_architectures.log",
-    benchmark:
-        "results/benchmarks/sweeps/rank_architectures.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -129,8 +127,6 @@ rule rank_code_sizes:
         ranking_path="results/tables/fig9_code_size_ranking.tsv",
     log:
         "results/logs/sweeps/rank_code_sizes.log",
-    benchmark:
-        "results/benchmarks/sweeps/rank_code_sizes.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -154,8 +150,6 @@ rule compare_regularisation:
         table_path="results/tables/regularisation.tsv",
     log:
         "results/logs/sweeps/compare_regularisation.log",
-    benchmark:
-        "results/benchmarks/sweeps/compare_regularisation.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -181,8 +175,6 @@ rule plot_sweeps:
         **figures("fig8", "fig9", "regularisation", category="Figs 8-9: sweeps"),
     log:
         "results/logs/sweeps/plot_sweeps.log",
-    benchmark:
-        "results/benchmarks/sweeps/plot_sweeps.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -204,8 +196,6 @@ rule summarize_sweeps:
         ),
     log:
         "results/logs/sweeps/summarize_sweeps.log",
-    benchmark:
-        "results/benchmarks/sweeps/summarize_sweeps.tsv"
     conda:
         "../../envs/cic.yaml"
     params:

@@ -10,8 +10,6 @@ checkpoint list_held_out_cell_types:
         output="results/tables/fig3_held_out_cell_types.txt",
     log:
         "results/logs/universality/list_held_out_cell_types.log",
-    benchmark:
-        "results/benchmarks/universality/list_held_out_cell_types.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
@@ -75,8 +73,6 @@ rule evaluate_loto:
         reproduced="results/data/loto_reproduced_profiles.h5ad",
     log:
         "results/logs/universality/evaluate_loto.log",
-    benchmark:
-        "results/benchmarks/universality/evaluate_loto.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -91,8 +87,6 @@ rule plot_fig3:
         svg="results/figures/fig3.svg",
     log:
         "results/logs/universality/plot_fig3.log",
-    benchmark:
-        "results/benchmarks/universality/plot_fig3.tsv"
     conda:
         "../../envs/cic.yaml"
     script:
@@ -108,8 +102,6 @@ rule differential_expression_loto:
         genes_path="results/tables/de_{pair}_up_genes.txt",
     log:
         "results/logs/universality/de_{pair}.log",
-    benchmark:
-        "results/benchmarks/universality/de_{pair}.tsv"
     wildcard_constraints:
         pair=one_of(universality_pairs()),
     conda:
@@ -133,8 +125,6 @@ rule enrich_loto_genes:
         output="results/tables/enrichment_{pair}_{source}.tsv",
     log:
         "results/logs/universality/enrichment_{pair}_{source}.log",
-    benchmark:
-        "results/benchmarks/universality/enrichment_{pair}_{source}.tsv"
     wildcard_constraints:
         pair=one_of(universality_pairs()),
         source=one_of(SOURCES),
@@ -158,8 +148,6 @@ rule plot_loto_enrichment:
         svg="results/figures/fig3_enrichment_{pair}_{source}.svg",
     log:
         "results/logs/universality/plot_enrichment_{pair}_{source}.log",
-    benchmark:
-        "results/benchmarks/universality/plot_enrichment_{pair}_{source}.tsv"
     wildcard_constraints:
         pair=one_of(universality_pairs()),
         source=one_of(SOURCES),
@@ -197,8 +185,6 @@ rule summarize_universality:
         ),
     log:
         "results/logs/universality/summarize_universality.log",
-    benchmark:
-        "results/benchmarks/universality/summarize_universality.tsv"
     conda:
         "../../envs/cic.yaml"
     params:
