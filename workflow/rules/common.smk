@@ -294,13 +294,13 @@ def universality_gene_set_input(wildcards):
     return {"source_gmt": entry["gmt"]} if "gmt" in entry else {}
 
 
-def loto_held_out_types():
+def universality_held_out_types():
     """The held-out cell types, as listed by the checkpoint of workflow/rules/universality.smk (from splits.tsv)."""
     with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
         return [line.strip() for line in handle if line.strip()]
 
 
-def loto_model_inputs(wildcards):
+def universality_model_inputs(wildcards):
     """The model of every held-out type (one training job each, the wildcard is the type's file name,
     cic.labels.safe_name), for the evaluation of Fig 3; with training.batched_folds the one directory that the
     stacked job writes them to."""
@@ -308,7 +308,7 @@ def loto_model_inputs(wildcards):
         return ["results/models/loto"]
     return expand(
         "results/models/loto/{cell_type}/model.pt",
-        cell_type=[safe_name(cell_type) for cell_type in loto_held_out_types()],
+        cell_type=[safe_name(cell_type) for cell_type in universality_held_out_types()],
     )
 
 
