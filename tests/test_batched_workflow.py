@@ -1,12 +1,12 @@
-"""training.batched_folds through snakemake: one job per sweep run / one LOTO job, the same per-fold files and numbers
-as the per-fold (per-type) jobs."""
+"""training.batched_folds through snakemake: one job per sweep run / one universality training job, the same per-fold files and
+numbers as the per-fold (per-type) jobs."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from cic.stages.universality import loto_model_paths, loto_seed
+from cic.stages.universality import universality_model_paths, universality_seed
 from cic.sweep_plan import architecture_jobs, sweep_folds
 from cic.train import load_model
 from conftest import REPO, load_test_config, run_snakemake
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.workflow
 
 TEST_CONFIG = load_test_config()
 PER_FOLD = {"training": {"batched_folds": False}}
-LOTO_TARGET = "results/tables/fig3_loto.tsv"
+UNIVERSALITY_TARGET = "results/tables/fig3_loto.tsv"
 
 
 def test_configs_stack_the_folds_except_the_papers_literal_schedule():
@@ -30,25 +30,25 @@ def test_configs_stack_the_folds_except_the_papers_literal_schedule():
         200, 100, 1, "sgd")
 
 
-def test_loto_is_one_job_with_batched_folds(workflow_copy):
-    counts = dry_run(workflow_copy, LOTO_TARGET)
-    assert counts["train_loto"] == 1  # every held-out type in it: the checkpoint's list is not needed to plan it
+def test_universality_is_one_job_with_batched_folds(workflow_copy):
+    counts = dry_run(workflow_copy, UNIVERSALITY_TARGET)
+    assert counts["train_universality"] == 1  # every held-out type in it: the checkpoint's list is not needed to plan
 
 
-def test_loto_waits_for_the_type_list_without_batched_folds(workflow_copy):
-    counts = dry_run(workflow_copy, LOTO_TARGET, overrides=PER_FOLD)
+def test_universality_waits_for_the_type_list_without_batched_folds(workflow_copy):
+    counts = dry_run(workflow_copy, UNIVERSALITY_TARGET, overrides=PER_FOLD)
     # the per-type jobs join the DAG once the checkpoint has listed the types
     assert counts["list_held_out_cell_types"] == 1
-    assert not any(rule.startswith("train_loto") for rule in counts)
+    assert not any(rule.startswith("train_universality") for rule in counts)
 
 
-def test_batched_loto_models_keep_their_per_type_seeds(test_config_run):
+def test_batched_universality_models_keep_their_per_type_seeds(test_config_run):
     models = test_config_run / "results/models/loto"
     cell_types = (test_config_run / "results/tables/fig3_held_out_cell_types.txt").read_text().split()
-    assert loto_model_paths([models], cell_types) == [str(models / t / "model.pt") for t in cell_types]
+    assert universality_model_paths([models], cell_types) == [str(models / t / "model.pt") for t in cell_types]
     for cell_type in cell_types:
         _, meta = load_model(models / cell_type / "model.pt")
-        assert meta["seed"] == loto_seed(TEST_CONFIG["seed"], cell_type)
+        assert meta["seed"] == universality_seed(TEST_CONFIG["seed"], cell_type)
     assert not (test_config_run / "results/models/loto_batched.checkpoint.pt").exists()
 
 

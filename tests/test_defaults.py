@@ -84,12 +84,12 @@ def test_example_types_are_the_papers_three_or_the_three_largest():
 
 
 def _universality_summary(tmp_path, de_paths, enrichment_paths, pathway_source):
-    loto = pd.DataFrame({"cell_type": ["a", "b"], "n_training": [4, 4], "n_held_out": [4, 4],
+    per_type = pd.DataFrame({"cell_type": ["a", "b"], "n_training": [4, 4], "n_held_out": [4, 4],
                          **{f"{stat}_{metric}": [1, 1] for stat in ("rep_closer_than_training",
                                                                     "own_gep_closest_to_rep", "median_rep_gep",
                                                                     "median_nearest_training", "wilcoxon_p")
                             for metric in ("spearman", "mse")}})
-    loto.to_csv(tmp_path / "fig3_loto.tsv", sep="\t", index=False)
+    per_type.to_csv(tmp_path / "fig3_loto.tsv", sep="\t", index=False)
     summarize(tmp_path / "fig3_loto.tsv", de_paths, enrichment_paths, pathway_source, tmp_path / "summary.tsv",
               comparisons={pair: {"case": "a", "control": "b"} for pair in de_paths})
     return tmp_path / "summary.tsv"

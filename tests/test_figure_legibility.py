@@ -330,7 +330,7 @@ def test_fig2g_method_comparison(rendered, tmp_path):
     assert_legible(rendered(fig2.plot_method_comparison, per_sample, tmp_path / "g.png", tmp_path / "g.svg"))
 
 
-def test_fig3_loto_bars(rendered, tmp_path):
+def test_fig3_bars(rendered, tmp_path):
     rng = np.random.default_rng(RNG_SEED)
     n = len(CELL_TYPES)
     table = pd.DataFrame({"cell_type": CELL_TYPES, "n_held_out": rng.integers(5, 120, n)})
@@ -338,7 +338,7 @@ def test_fig3_loto_bars(rendered, tmp_path):
         table[f"median_rep_gep_{metric}"] = rng.uniform(low, high, n)
         table[f"median_nearest_training_{metric}"] = rng.uniform(low, high, n)
         table[f"rep_closer_than_training_{metric}"] = rng.integers(0, 5, n) * table["n_held_out"] // 5
-    assert_legible(rendered(fig3.plot_loto_medians, table, tmp_path / "3.png", tmp_path / "3.svg"))
+    assert_legible(rendered(fig3.plot_universality_medians, table, tmp_path / "3.png", tmp_path / "3.svg"))
 
 
 def curve_table(column, groups, epochs=60):

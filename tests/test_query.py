@@ -221,3 +221,16 @@ def test_repeated_gene_ids_are_collapsed_per_sample_by_the_references_rule(bundl
     alone = run_query(folder, write_query(repeated[[sample]], tmp_path / "one.tsv"), tmp_path / "one")
     pd.testing.assert_frame_equal(alone.reset_index(drop=True),
                                   batch[batch["sample"] == sample].reset_index(drop=True))
+
+
+def test_query_rule_entries_refuse_files_the_library_does_not_write(tmp_path):
+    """The rules name each file; the entries hand on one folder, so the names must be the library's set there."""
+    from cic.stages.query import identify_query, write_reference_bundle
+
+    with pytest.raises(ValueError, match="not .* in one folder"):  # a bundle split over two folders
+        write_reference_bundle("model.pt", "expression.h5ad", "splits.tsv", {}, {}, tmp_path / "a/weights.pt",
+                               tmp_path / "b/reference.json", tmp_path / "a/reference_codes.tsv")
+    swapped = [tmp_path / name for name in ("codes.tsv", "predictions.tsv", "reproduced.h5ad", "query_map.png",
+                                            "query_map.svg")]
+    with pytest.raises(ValueError, match="not .* in one folder"):
+        identify_query("query.tsv", ["reference/weights.pt"], {}, {}, *swapped)

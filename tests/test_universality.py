@@ -8,10 +8,10 @@ import pytest
 from cic import io
 from cic.errors import InputError
 from cic.evaluation import rank_among_references
-from cic.figures.fig3 import plot_loto_medians
-from cic.stages.universality import (differential_expression, enrich_up_genes, evaluate_loto, held_out_cell_types,
-                                     held_out_comparison, rank_terms, read_lines, summarize, train_loto_model,
-                                     true_program_ranks)
+from cic.figures.fig3 import plot_universality_medians
+from cic.stages.universality import (differential_expression, enrich_up_genes, evaluate_held_out_models,
+                                     evaluate_universality, held_out_cell_types, held_out_comparison, rank_terms,
+                                     read_lines, summarize, train_universality_model, true_program_ranks)
 from conftest import reference_ranks
 
 TYPES = ["alpha", "beta", "gamma"]
@@ -100,21 +100,24 @@ def test_held_out_cell_types_default_order_and_checks():
         held_out_cell_types(splits, None, [{"case": "alpha", "control": "alpha"}])
 
 
-def test_train_and_evaluate_loto_models(tmp_path, small_data):
+def test_train_and_evaluate_universality_models(tmp_path, small_data):
     training = {"epochs": 1, "iterations_per_epoch": 2, "batch_size": 8, "learning_rate": 0.01,
                 "learning_rate_decay": 0.0, "momentum": 0.0, "optimizer": "adam", "progress": False}
     models = []
     for seed, cell_type in enumerate(["alpha", "gamma"]):
-        model = tmp_path / f"loto/{cell_type}/model.pt"
-        history = train_loto_model(small_data["expression"], small_data["splits"], cell_type, "L6,G,L3", training,
-                                   seed, model, tmp_path / f"loto/{cell_type}/history.tsv")
+        model = tmp_path / f"held_out/{cell_type}/model.pt"
+        history = train_universality_model(small_data["expression"], small_data["splits"], cell_type, "L6,G,L3",
+                                           training, seed, model, tmp_path / f"held_out/{cell_type}/history.tsv")
         assert len(history) == 1 and np.isfinite(history["test_mse"]).all()
         models.append(model)
-    outputs = {name: tmp_path / name for name in ("per_sample.tsv", "loto.tsv", "reproduced.h5ad")}
-    evaluate_loto(models, ["alpha", "gamma"], small_data["expression"], small_data["splits"],
-                  outputs["per_sample.tsv"], outputs["loto.tsv"], outputs["reproduced.h5ad"])
+    outputs = {name: tmp_path / name for name in ("per_sample.tsv", "per_type.tsv", "reproduced.h5ad")}
+    cell_types = tmp_path / "held_out_cell_types.txt"
+    cell_types.write_text("alpha\ngamma\n")
+    # The rule's entry: the types from their file, each type's model from the rule's list of models.
+    evaluate_universality(models, cell_types, small_data["expression"], small_data["splits"],
+                          outputs["per_sample.tsv"], outputs["per_type.tsv"], outputs["reproduced.h5ad"])
 
-    table = pd.read_csv(outputs["loto.tsv"], sep="\t")
+    table = pd.read_csv(outputs["per_type.tsv"], sep="\t")
     assert table["cell_type"].tolist() == ["alpha", "gamma"]
     assert table["n_held_out"].tolist() == [12, 12] and table["n_training"].tolist() == [24, 24]
     per_sample = pd.read_csv(outputs["per_sample.tsv"], sep="\t")
@@ -138,14 +141,14 @@ def test_train_and_evaluate_loto_models(tmp_path, small_data):
 
     # A model paired with the wrong type is refused (it saw that type in training).
     with pytest.raises(InputError, match="holding out cell_type == 'gamma'"):
-        evaluate_loto(models[::-1], ["alpha", "gamma"], small_data["expression"], small_data["splits"],
-                      outputs["per_sample.tsv"], outputs["loto.tsv"], outputs["reproduced.h5ad"])
+        evaluate_held_out_models(models[::-1], ["alpha", "gamma"], small_data["expression"], small_data["splits"],
+                                 outputs["per_sample.tsv"], outputs["per_type.tsv"], outputs["reproduced.h5ad"])
 
     png, svg = tmp_path / "fig3.png", tmp_path / "fig3.svg"
-    plot_loto_medians(table, png, svg)
+    plot_universality_medians(table, png, svg)
     assert png.stat().st_size > 1000 and svg.stat().st_size > 1000
     with pytest.raises(ValueError, match="lacks column"):
-        plot_loto_medians(table.drop(columns="median_rep_gep_mse"), png, svg)
+        plot_universality_medians(table.drop(columns="median_rep_gep_mse"), png, svg)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ def test_train_and_evaluate_loto_models(tmp_path, small_data):
 
 @pytest.fixture
 def de_inputs(tmp_path, small_data):
-    """'REPs' of alpha (its GEPs plus a little noise) in their own file, as evaluate_loto writes them."""
+    """'REPs' of alpha (its GEPs plus a little noise) in their own file, as evaluate_held_out_models writes them."""
     types = small_data["types"]
     rng = np.random.default_rng(2)
     rows = types == "alpha"
@@ -241,20 +244,20 @@ def test_true_program_ranks(tmp_path):
 
 
 def test_summary_has_the_rows_the_claims_read(tmp_path):
-    loto = pd.DataFrame({"cell_type": ["b_cell", "heart"], "n_training": [30, 30], "n_held_out": [10, 10]})
+    per_type = pd.DataFrame({"cell_type": ["b_cell", "heart"], "n_training": [30, 30], "n_held_out": [10, 10]})
     for metric, rep, nearest in (("spearman", [0.9, 0.8], [0.85, 0.85]), ("mse", [0.1, 0.3], [0.2, 0.2])):
-        loto[f"median_rep_gep_{metric}"], loto[f"median_nearest_training_{metric}"] = rep, nearest
-        loto[f"rep_closer_than_training_{metric}"] = [9, 4]
-        loto[f"own_gep_closest_to_rep_{metric}"] = [10, 3]
-        loto[f"wilcoxon_p_{metric}"] = [0.001, 0.4]
-    io.write_table(loto, tmp_path / "loto.tsv")
+        per_type[f"median_rep_gep_{metric}"], per_type[f"median_nearest_training_{metric}"] = rep, nearest
+        per_type[f"rep_closer_than_training_{metric}"] = [9, 4]
+        per_type[f"own_gep_closest_to_rep_{metric}"] = [10, 3]
+        per_type[f"wilcoxon_p_{metric}"] = [0.001, 0.4]
+    io.write_table(per_type, tmp_path / "per_type.tsv")
     de = pd.DataFrame({"gene": ["G1", "G2", "G3"], "up_in_case": [True, True, False]})
     io.write_table(de, tmp_path / "de.tsv")
     enrichment = rank_terms(pd.DataFrame({
         "term": ["B_CELL_RECEPTOR_SIGNALING", "LYMPHOID"], "p_value": [1e-3, 1e-4],
         "adjusted_p_bh": [0.01, 0.002], "combined_score": [90.0, 60.0]}))
     io.write_table(enrichment, tmp_path / "enrichment.tsv")
-    summarize(tmp_path / "loto.tsv", {"b_cell_vs_t_cell": tmp_path / "de.tsv"},
+    summarize(tmp_path / "per_type.tsv", {"b_cell_vs_t_cell": tmp_path / "de.tsv"},
               {("b_cell_vs_t_cell", "toy"): tmp_path / "enrichment.tsv"}, "toy", tmp_path / "summary.tsv")
     summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t").set_index("quantity")
     assert list(summary.columns) == ["this_run", "paper", "paper_source", "note"]

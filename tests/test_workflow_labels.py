@@ -74,14 +74,14 @@ def _check_universality_outputs(results):
 def test_labels_run_to_the_end_in_both_layouts(workflow_copy):
     root = workflow_copy
     config = _config(root, LABELS_OVERLAY)
-    run_snakemake(root, "all", configfile=config)  # training.batched_folds: true (test.yaml), one stacked LOTO job
+    run_snakemake(root, "all", configfile=config)  # training.batched_folds: true (test.yaml), one stacked training job
     results = root / "results"
     splits = pd.read_csv(results / "data/splits.tsv", sep="\t")
     assert set(splits["cell_type"]) == set(LABELS)
     assert set(pd.read_csv(results / "tables/fig2d_examples.tsv", sep="\t")["cell_type"]) == {NAIVE_T, GLIA}
     predictions = pd.read_csv(results / "tables/classification_predictions.tsv", sep="\t")
     assert set(predictions["cell_type"]) == set(LABELS) and set(predictions["predicted"]) <= set(LABELS)
-    assert (results / "logs/loto/batched.log").exists()
+    assert (results / "logs/universality/train/batched.log").exists()
     _check_universality_outputs(results)
     assert (results / "tables/claims.tsv").exists()
 
@@ -92,10 +92,10 @@ def test_labels_run_to_the_end_in_both_layouts(workflow_copy):
     config = _config(root, overlay, "per_type.yaml")
     result = run_snakemake(root, "all", "--rerun-triggers", "mtime", "--forcerun", "list_held_out_cell_types",
                            configfile=config)
-    assert result.stderr.count("localrule train_loto:") == 2
+    assert result.stderr.count("localrule train_universality:") == 2
     for label in (NAIVE_T, GLIA):
-        assert (results / f"logs/loto/{safe_name(label)}.log").exists()
-        assert (results / f"benchmarks/loto/{safe_name(label)}.tsv").exists()
+        assert (results / f"logs/universality/train/{safe_name(label)}.log").exists()
+        assert (results / f"benchmarks/universality/train/{safe_name(label)}.tsv").exists()
     _check_universality_outputs(results)
     assert (results / "tables/claims.tsv").stat().st_mtime > (results / "data/splits.tsv").stat().st_mtime
 

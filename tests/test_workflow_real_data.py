@@ -51,8 +51,8 @@ def test_the_real_example_runs_end_to_end_from_its_dataset_block(workflow_copy):
     assert (claims["dataset"] == "local (expression.tsv.gz)").all()
 
     # Every stage ran; what needs a comparison or a gene set source was left out and says so.
-    loto = pd.read_csv(results / "tables/fig3_loto.tsv", sep="\t")
-    assert sorted(loto["cell_type"]) == TYPES
+    per_type = pd.read_csv(results / "tables/fig3_loto.tsv", sep="\t")
+    assert sorted(per_type["cell_type"]) == TYPES
     assert not list((results / "tables").glob("de_*")) and not list((results / "tables").glob("*enrichment*"))
     assert not (results / "tables/gene_set_overlap.tsv").exists()
     assert not any((results / "figures" / f"{figure}.png").exists() for figure in ("fig5", "fig6", "fig7"))

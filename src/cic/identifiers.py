@@ -195,7 +195,7 @@ def _overlap_fix(data_kind: str, source_kind: str) -> str:
             "enrichment.min_gene_overlap if a small overlap is expected")
 
 
-def write_overlap_table(expression, sources: list[Mapping], min_fraction: float, output) -> pd.DataFrame:
+def write_overlap_table(expression, sources: list[Mapping], min_gene_overlap: float, output) -> pd.DataFrame:
     """results/tables/gene_set_overlap.tsv: one :func:`overlap_row` per enrichment source; the first source that
     cannot meet the data stops the run (:func:`check_overlap`) before the table is written."""
     from cic import io
@@ -205,7 +205,7 @@ def write_overlap_table(expression, sources: list[Mapping], min_fraction: float,
     for row in rows:
         log.info("%s: %s shared of %s source genes (%s) and %d data genes (%s)", row["source"], row["shared_genes"],
                  row["source_genes"], KIND_NAMES[row["source_kind"]], row["data_genes"], KIND_NAMES[row["data_kind"]])
-        check_overlap(row, min_fraction)
+        check_overlap(row, min_gene_overlap)
     table = pd.DataFrame(rows, columns=OVERLAP_COLUMNS)
     io.write_table(table, output)
     return table

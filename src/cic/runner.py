@@ -66,8 +66,8 @@ def paths_by_key(paths: Iterable, pattern: str, keys: Iterable[Sequence[str]]) -
 
 
 # Inputs that may only order the jobs (unless the function takes them): their content reaches the function through
-# params (the selected architecture, an enrichment source's GMT file) or was checked by the rule that wrote them
-# (the gene set overlap).
+# params (the selected architecture, the GMT files of the enrichment sources) or was checked by the rule that wrote
+# them (the gene set overlap).
 ORDER_ONLY_INPUTS = frozenset({"architecture_ranking", "overlap", "source_gmt"})
 
 

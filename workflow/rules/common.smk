@@ -243,13 +243,13 @@ def source_gmt_input(wildcards):
     return {"source_gmt": entry["gmt"]} if "gmt" in entry else {}
 
 
-def loto_held_out_types():
+def universality_held_out_types():
     """The held-out cell types, as listed by the checkpoint of workflow/rules/universality.smk (from splits.tsv)."""
     with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
         return [line.strip() for line in handle if line.strip()]
 
 
-def loto_model_inputs(wildcards):
+def universality_model_inputs(wildcards):
     """The model of every held-out type (one training job each, the wildcard is the type's file name,
     cic.labels.safe_name), for the evaluation of Fig 3; with training.batched_folds the one directory that the
     stacked job writes them to."""
@@ -257,7 +257,7 @@ def loto_model_inputs(wildcards):
         return ["results/models/loto"]
     return expand(
         "results/models/loto/{cell_type}/model.pt",
-        cell_type=[safe_name(cell_type) for cell_type in loto_held_out_types()],
+        cell_type=[safe_name(cell_type) for cell_type in universality_held_out_types()],
     )
 
 
@@ -267,7 +267,7 @@ def stage_outputs():
     final = [rules.prepare_expression, rules.select_top_variance_genes, rules.assign_splits, rules.plot_data_overview]
     final += [rules.summarize_cv, rules.encode_profiles, rules.plot_fig2, rules.summarize_fig2]
     final += [rules.rank_architectures, rules.rank_code_sizes, rules.compare_regularisation, rules.plot_sweeps]
-    final += [rules.summarize_sweeps, rules.evaluate_loto, rules.plot_fig3, rules.summarize_universality]
+    final += [rules.summarize_sweeps, rules.evaluate_universality, rules.plot_fig3, rules.summarize_universality]
     final += [rules.train_classifier_autoencoder, rules.plot_classification, rules.summarize_classification]
     final += [rules.perturbation_gene_sets, rules.summarize_perturbation, rules.reference_bundle, rules.novelty]
     if config["perturbation"]["figures"]:  # none without an enrichment source (cic.defaults)
@@ -276,8 +276,8 @@ def stage_outputs():
         final += [rules.match_perturbation_programs, rules.plot_component_programs]
     targets = [str(path) for step in final for path in step.output]
     pairs, sources = list(universality_pairs()), list(SOURCES)
-    targets += expand(rules.differential_expression_loto.output, pair=pairs)
-    for step in (rules.enrich_loto_genes, rules.plot_loto_enrichment):
+    targets += expand(rules.differential_expression_universality.output, pair=pairs)
+    for step in (rules.enrich_universality_genes, rules.plot_universality_enrichment):
         targets += expand(step.output, pair=pairs, source=sources)
     targets += expand(rules.enrich_perturbation_gene_sets.output, source=sources)
     return targets + expand(rules.query_samples.output, query=list(config["query"]["samples"]))

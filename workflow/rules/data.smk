@@ -26,7 +26,7 @@ rule prepare_expression:
     input:
         unpack(expression_inputs),
     output:
-        expression="results/data/expression.h5ad",
+        output="results/data/expression.h5ad",
         sample_quality="results/tables/sample_quality.tsv",
     log:
         "results/logs/data/prepare_expression.log",
@@ -35,7 +35,7 @@ rule prepare_expression:
     conda:
         "../../envs/cic.yaml"
     params:
-        reader=expression_reader(),
+        local=expression_reader(),
         dataset=DATASET,
         preprocess=config["preprocess"],
         seed=config["seed"],
@@ -96,10 +96,10 @@ rule plot_data_overview:
 # reads this table, and its priority runs it as soon as the data are prepared, before the long training jobs.
 rule check_gene_set_overlap:
     input:
-        unpack(lambda wildcards: {f"gmt_{name}": path for name, path in gene_set_files().items()}),
+        source_gmt=lambda wildcards: list(gene_set_files().values()),
         expression="results/data/expression.h5ad",
     output:
-        "results/tables/gene_set_overlap.tsv",
+        output="results/tables/gene_set_overlap.tsv",
     log:
         "results/logs/data/check_gene_set_overlap.log",
     priority: 50

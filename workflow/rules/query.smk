@@ -52,7 +52,7 @@ rule query_samples:
 
 rule novelty:
     input:
-        models=loto_model_inputs,
+        models=universality_model_inputs,
         cell_types="results/tables/fig3_held_out_cell_types.txt",
         expression="results/data/expression.h5ad",
         splits="results/data/splits.tsv",

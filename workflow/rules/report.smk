@@ -11,7 +11,7 @@ rule claims:
     input:
         **claims_inputs(),
     output:
-        report("results/tables/claims.tsv", caption="../report/claims.rst", category="Claims"),
+        output=report("results/tables/claims.tsv", caption="../report/claims.rst", category="Claims"),
     log:
         "results/logs/report/claims.log",
     conda:

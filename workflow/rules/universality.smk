@@ -22,7 +22,7 @@ checkpoint list_held_out_cell_types:
 # One job per held-out type, or all of them stacked in one job (training.batched_folds) into results/models/loto/<type>/.
 # <type> is the type's file name (cic.labels.safe_name: b_cell stays b_cell, "CD4+ T" becomes CD4_T_<hash>); the
 # function finds the label in the checkpoint's list.
-rule train_loto:
+rule train_universality:
     input:
         **architecture_input(),
         expression="results/data/expression.h5ad",
@@ -38,9 +38,11 @@ rule train_loto:
             }
         ),
     log:
-        "results/logs/loto/batched.log" if BATCHED else "results/logs/loto/{cell_type}.log",
+        "results/logs/universality/train/batched.log" if BATCHED else "results/logs/universality/train/{cell_type}.log",
     benchmark:
-        "results/benchmarks/loto/batched.tsv" if BATCHED else "results/benchmarks/loto/{cell_type}.tsv"
+        "results/benchmarks/universality/train/batched.tsv"
+        if BATCHED
+        else "results/benchmarks/universality/train/{cell_type}.tsv"
     wildcard_constraints:
         cell_type=SAFE_NAME_PATTERN,
     conda:
@@ -58,12 +60,12 @@ rule train_loto:
         training=config["training"] | config["universality"]["training"],
         seed=config["seed"],
     script:
-        "../scripts/train_loto.py"
+        "../scripts/train_universality.py"
 
 
-rule evaluate_loto:
+rule evaluate_universality:
     input:
-        models=loto_model_inputs,
+        models=universality_model_inputs,
         cell_types="results/tables/fig3_held_out_cell_types.txt",
         expression="results/data/expression.h5ad",
         splits="results/data/splits.tsv",
@@ -72,19 +74,18 @@ rule evaluate_loto:
         table="results/tables/fig3_loto.tsv",
         reproduced="results/data/loto_reproduced_profiles.h5ad",
     log:
-        "results/logs/universality/evaluate_loto.log",
+        "results/logs/universality/evaluate_universality.log",
     conda:
         "../../envs/cic.yaml"
     script:
-        "../scripts/evaluate_loto.py"
+        "../scripts/evaluate_universality.py"
 
 
 rule plot_fig3:
     input:
         table_path="results/tables/fig3_loto.tsv",
     output:
-        png=report("results/figures/fig3.png", caption="../report/fig3.rst", category="Fig 3"),
-        svg="results/figures/fig3.svg",
+        **figures("fig3", category="Fig 3"),
     log:
         "results/logs/universality/plot_fig3.log",
     conda:
@@ -93,7 +94,7 @@ rule plot_fig3:
         "../scripts/plot_fig3.py"
 
 
-rule differential_expression_loto:
+rule differential_expression_universality:
     input:
         expression="results/data/expression.h5ad",
         reproduced="results/data/loto_reproduced_profiles.h5ad",
@@ -112,10 +113,10 @@ rule differential_expression_loto:
         min_log2_fold_change=config["universality"]["min_log2_fold_change"],
         max_adjusted_p=config["universality"]["max_adjusted_p"],
     script:
-        "../scripts/differential_expression_loto.py"
+        "../scripts/differential_expression_universality.py"
 
 
-rule enrich_loto_genes:
+rule enrich_universality_genes:
     input:
         unpack(source_gmt_input),
         genes_path="results/tables/de_{pair}_up_genes.txt",
@@ -133,10 +134,10 @@ rule enrich_loto_genes:
     params:
         source=lambda wildcards: SOURCES[wildcards.source],
     script:
-        "../scripts/enrich_loto_genes.py"
+        "../scripts/enrich_universality_genes.py"
 
 
-rule plot_loto_enrichment:
+rule plot_universality_enrichment:
     input:
         enrichment_path="results/tables/enrichment_{pair}_{source}.tsv",
     output:
@@ -159,13 +160,13 @@ rule plot_loto_enrichment:
         control=lambda wildcards: universality_pairs()[wildcards.pair]["control"],
         n_terms=config["universality"]["top_terms"],
     script:
-        "../scripts/plot_loto_enrichment.py"
+        "../scripts/plot_universality_enrichment.py"
 
 
 rule summarize_universality:
     input:
         **({"activity": f"{SYNTHETIC_DIR}/program_activity.tsv"} if universality_truth_sources() else {}),
-        loto="results/tables/fig3_loto.tsv",
+        table="results/tables/fig3_loto.tsv",
         de_tables=expand("results/tables/de_{pair}.tsv", pair=universality_pairs()),
         enrichment=expand("results/tables/enrichment_{pair}_{source}.tsv", pair=universality_pairs(), source=SOURCES),
     output:

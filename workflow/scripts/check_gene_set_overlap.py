@@ -1,5 +1,3 @@
-from cic.identifiers import write_overlap_table
-from cic.runner import run_step
+from cic.runner import run_rule
 
-run_step(lambda: write_overlap_table(snakemake.input.expression, snakemake.params.sources,
-                                     snakemake.params.min_gene_overlap, snakemake.output[0]), snakemake.log[0])
+run_rule(snakemake, "cic.identifiers:write_overlap_table")

@@ -1,8 +1,3 @@
-from cic.runner import run_step
-from cic.stages.data import prepare_expression
+from cic.runner import run_rule
 
-run_step(lambda: prepare_expression(
-    snakemake.input.expression, snakemake.input.get("sample_sheet"), snakemake.params.reader,
-    snakemake.params.dataset, snakemake.params.preprocess, snakemake.params.seed,
-    snakemake.output.expression, snakemake.output.sample_quality, snakemake.input.get("annotation"),
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.data:prepare_dataset")

@@ -1,5 +1,3 @@
-from cic.runner import run_step
-from cic.stages.report import write_claims
+from cic.runner import run_rule
 
-run_step(lambda: write_claims(dict(snakemake.input.items()), snakemake.params.dataset, snakemake.output[0]),
-         snakemake.log[0])
+run_rule(snakemake, "cic.stages.report:write_claims")

@@ -1,7 +1,3 @@
-from cic.reference import write_reference
-from cic.runner import run_step
+from cic.runner import run_rule
 
-run_step(lambda: write_reference(
-    snakemake.input.model, snakemake.input.expression, snakemake.input.splits, snakemake.params.preprocess,
-    snakemake.params.training, snakemake.output.meta.rsplit("/", 1)[0],
-), snakemake.log[0])
+run_rule(snakemake, "cic.stages.query:write_reference_bundle")

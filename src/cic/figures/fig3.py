@@ -19,7 +19,7 @@ REQUIRED_COLUMNS = ["cell_type", "n_held_out"] + [
     for quantity in ("median_rep_gep", "median_nearest_training", "rep_closer_than_training")]
 
 
-def plot_loto_medians(table: pd.DataFrame, png_path: PathLike, svg_path: PathLike | None = None) -> None:
+def plot_universality_medians(table: pd.DataFrame, png_path: PathLike, svg_path: PathLike | None = None) -> None:
     """Grouped bars per held-out type (``results/tables/fig3_loto.tsv``): Spearman panel on top, MSE below."""
     missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if missing:

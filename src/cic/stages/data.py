@@ -73,6 +73,13 @@ def prepare_expression(expression, sample_sheet, local: dict, dataset: dict, pre
     log.info("wrote %d samples x %d genes to %s", *adata.shape, output)
 
 
+def prepare_dataset(expression, local: dict, dataset: dict, preprocess: dict, seed: int, output, sample_quality,
+                    sample_sheet=None, annotation=None) -> None:
+    """The rule's entry (workflow/rules/data.smk, prepare_expression): :func:`prepare_expression` with the rule's
+    named files; the sample sheet and the platform annotation are inputs only when the data have them."""
+    prepare_expression(expression, sample_sheet, local, dataset, preprocess, seed, output, sample_quality, annotation)
+
+
 def _annotation_source(adata) -> str:
     """The file the cell types of a prepared container came from (errors about types name it)."""
     provenance = adata.uns.get("provenance", {})

@@ -4,9 +4,9 @@ The leave-one-type-out networks of Fig 3 (``results/models/loto/<type>/``) each 
 each, the samples of the held-out type are run through the same unassigned rule as ``cic query``
 (:mod:`cic.query`): unassigned when the reconstruction MSE is above the network's own 99th percentile over its
 training samples (the validation subset it set aside from them, :func:`cic.reference.mse_threshold`), or when a classifier's probability is below
-``min_probability``. A plain LOTO network has no classifier head, so the classifier is a logistic regression on
-that network's CICs (scikit-learn, standardised codes) fitted on the main split's TRAINING samples of the seen
-types only: never on the held-out type, never on test samples.
+``min_probability``. A plain leave-one-type-out network has no classifier head, so the classifier is a logistic
+regression on that network's CICs (scikit-learn, standardised codes) fitted on the main split's TRAINING samples of
+the seen types only: never on the held-out type, never on test samples.
 
 For balance, the same rule on the main split's TEST samples of the seen types gives the false-unassigned rate (the
 logistic regression never saw them; the autoencoder did train on them, so its MSE is optimistic there), and the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,8 @@ def unassigned_mask(probability: np.ndarray, mse: np.ndarray, min_probability: f
     return np.asarray(probability) < min_probability, np.asarray(mse) > mse_threshold
 
 
-def loto_novelty(model_path, cell_type: str, matrix: np.ndarray, splits: pd.DataFrame, genes: list[str],
-                 min_probability: float, validation_fraction: float, seed: int) -> dict:
+def held_out_novelty(model_path, cell_type: str, matrix: np.ndarray, splits: pd.DataFrame, genes: list[str],
+                     min_probability: float, validation_fraction: float, seed: int) -> dict:
     """One row of the novelty table for the network that held out ``cell_type`` (``matrix``: samples x genes, log2,
     the prepared data; ``splits``: its splits table). See the module docstring for the rule."""
     from sklearn.linear_model import LogisticRegression
@@ -47,12 +48,12 @@ def loto_novelty(model_path, cell_type: str, matrix: np.ndarray, splits: pd.Data
     from sklearn.preprocessing import StandardScaler
 
     from cic.reference import mse_threshold, reconstruction_mse
-    from cic.stages.universality import _check_model, loto_holdout
+    from cic.stages.universality import _check_model, universality_holdout
     from cic.train import encode, load_model, reconstruct
 
     model, meta = load_model(model_path)
     _check_model(model_path, meta, genes, cell_type)
-    held_out = loto_holdout(cell_type).test_mask(splits)
+    held_out = universality_holdout(cell_type).test_mask(splits)
     labels = splits["cell_type"].astype(str).to_numpy()
     main_test = (splits["split"].astype(str) == "test").to_numpy()
     codes = encode(model, matrix).astype(np.float64)
@@ -106,40 +107,45 @@ def reference_false_unassigned(reference_dir, expression, splits_path, min_proba
             "accuracy": float((table["predicted_cell_type"].to_numpy() == samples["cell_type"].to_numpy()).mean())}
 
 
-def measure_novelty(model_paths: Sequence, cell_types: Sequence[str], expression, splits_path, reference_dir,
-                    min_probability: float, validation_fraction: float, seed: int, table_path, summary_path, png,
-                    svg) -> None:
-    """``results/tables/novelty.tsv`` (one row per held-out type, NOVELTY_COLUMNS), ``novelty_summary.tsv``
-    (what the claims table reads) and the novelty figure. ``validation_fraction``: the LOTO networks' training
-    setting (their MSE threshold comes from the validation subset, :func:`cic.reference.mse_threshold`)."""
+def measure_novelty(models: Sequence, cell_types, expression, splits, reference: Sequence, min_probability: float,
+                    validation_fraction: float, seed: int, table, summary, png, svg) -> None:
+    """``results/tables/novelty.tsv`` (``table``: one row per held-out type, NOVELTY_COLUMNS), ``novelty_summary.tsv``
+    (``summary``: what the claims table reads) and the novelty figure, for the types listed in the file
+    ``cell_types`` (one per line) with their networks found in ``models``
+    (:func:`cic.stages.universality.universality_model_paths`); ``reference``: the bundle's files (one folder).
+    ``validation_fraction``: the leave-one-type-out networks' training setting (their MSE threshold comes from the
+    validation subset, :func:`cic.reference.mse_threshold`)."""
     from cic.figures.query import plot_novelty
     from cic.stages.autoencoder import load_expression_and_splits
+    from cic.stages.universality import read_lines, universality_model_paths
 
+    cell_types = read_lines(cell_types)
+    model_paths = universality_model_paths(models, cell_types)
     if len(model_paths) != len(cell_types):
         raise ValueError(f"{len(model_paths)} models for {len(cell_types)} held-out cell types")
-    matrix, splits, genes = load_expression_and_splits(expression, splits_path)
-    rows = [loto_novelty(path, cell_type, matrix, splits, genes, min_probability, validation_fraction, seed)
+    matrix, split_table, genes = load_expression_and_splits(expression, splits)
+    rows = [held_out_novelty(path, cell_type, matrix, split_table, genes, min_probability, validation_fraction, seed)
             for path, cell_type in zip(model_paths, cell_types)]
-    table = pd.DataFrame(rows, columns=NOVELTY_COLUMNS)
-    reference = reference_false_unassigned(reference_dir, expression, splits_path, min_probability)
-    weights = table["n_held_out"] / table["n_held_out"].sum()
-    summary = pd.DataFrame([
-        summary_row("novelty_unassigned_fraction_mean", float(table["unassigned_fraction"].mean()),
-                    note=f"mean over {len(table)} held-out types of the fraction of the type's samples unassigned "
+    novelty = pd.DataFrame(rows, columns=NOVELTY_COLUMNS)
+    bundle = reference_false_unassigned(Path(reference[0]).parent, expression, splits, min_probability)
+    weights = novelty["n_held_out"] / novelty["n_held_out"].sum()
+    numbers = pd.DataFrame([
+        summary_row("novelty_unassigned_fraction_mean", float(novelty["unassigned_fraction"].mean()),
+                    note=f"mean over {len(novelty)} held-out types of the fraction of the type's samples unassigned "
                          "by the network that never saw it (this project's measure, not the paper's)"),
-        summary_row("novelty_unassigned_fraction_min", float(table["unassigned_fraction"].min()),
+        summary_row("novelty_unassigned_fraction_min", float(novelty["unassigned_fraction"].min()),
                     note="the held-out type least often unassigned"),
-        summary_row("novelty_unassigned_fraction_pooled", float((table["unassigned_fraction"] * weights).sum()),
+        summary_row("novelty_unassigned_fraction_pooled", float((novelty["unassigned_fraction"] * weights).sum()),
                     note="over all held-out samples"),
-        summary_row("novelty_false_unassigned_fraction_mean", float(table["false_unassigned_fraction"].mean()),
+        summary_row("novelty_false_unassigned_fraction_mean", float(novelty["false_unassigned_fraction"].mean()),
                     note="mean over LOTO networks: seen types' main-split test samples unassigned"),
-        summary_row("reference_false_unassigned_fraction", reference["false_unassigned_fraction"],
-                    note=f"the reference bundle's rule on its {reference['n']} test samples (types it knows)"),
-        summary_row("reference_test_accuracy", reference["accuracy"],
+        summary_row("reference_false_unassigned_fraction", bundle["false_unassigned_fraction"],
+                    note=f"the reference bundle's rule on its {bundle['n']} test samples (types it knows)"),
+        summary_row("reference_test_accuracy", bundle["accuracy"],
                     note="the reference bundle's predicted type on its test samples"),
         summary_row("novelty_min_probability", float(min_probability), note="query.min_probability"),
     ])
-    with io.atomic_paths(table_path, summary_path) as (table_tmp, summary_tmp):
-        io.write_table(table, table_tmp)
-        io.write_table(summary, summary_tmp)
-    plot_novelty(table, png, svg)
+    with io.atomic_paths(table, summary) as (table_tmp, summary_tmp):
+        io.write_table(novelty, table_tmp)
+        io.write_table(numbers, summary_tmp)
+    plot_novelty(novelty, png, svg)

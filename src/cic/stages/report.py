@@ -27,8 +27,9 @@ def dataset_label(config: Mapping) -> str:
     return "cellnet (CellNet training data)"
 
 
-def write_claims(summary_paths: Mapping[str, str], dataset: str, output: str) -> None:
-    """results/tables/claims.tsv: every quantitative claim of the paper, judged on this run's summary tables."""
+def write_claims(dataset: str, output: str, **summary_paths: str) -> None:
+    """results/tables/claims.tsv: every quantitative claim of the paper, judged on this run's summary tables
+    (``summary_paths``: {stage: path} of the stages this run produced, cic.paper.SUMMARY_TABLES)."""
     from cic import io  # here, not above: the workflow imports dataset_label to build its job graph
     from cic.claims import evaluate_claims
 

@@ -1,9 +1,9 @@
 """Fig 3: universality of cell identity codes (leave-one-cell-type-out), limma on held-out REPs, enrichment.
 
-For every held-out cell type T a network is trained on all other types (:func:`train_loto_model`); its REPs of the
-T samples are compared with their own GEPs and with the training GEPs (:func:`evaluate_loto`). The REPs of a
-held-out type are then tested against the GEPs of a comparison type with limma (:func:`differential_expression`,
-paper: B-cell REPs vs T-cell GEPs, 380 genes) and the genes up in the REPs go to an enrichment test
+For every held-out cell type T a network is trained on all other types (:func:`train_universality_model`); its
+REPs of the T samples are compared with their own GEPs and with the training GEPs (:func:`evaluate_held_out_models`).
+The REPs of a held-out type are then tested against the GEPs of a comparison type with limma
+(:func:`differential_expression`, paper: B-cell REPs vs T-cell GEPs, 380 genes) and the genes up in the REPs go to an enrichment test
 (:func:`enrich_up_genes`, paper: Enrichr, top hit "B cell receptor signaling pathway").
 """
 
@@ -40,7 +40,7 @@ PAPER_COMPARISON_ROWS = ("loto_closer_fraction_spearman", "loto_wilcoxon_p_spear
                          "b_vs_t_top_pathway_adjusted_p")
 
 
-def loto_holdout(cell_type: str) -> Holdout:
+def universality_holdout(cell_type: str) -> Holdout:
     """All samples of ``cell_type`` are the test set; every other type trains."""
     from cic.stages.autoencoder import Holdout
 
@@ -87,7 +87,7 @@ def list_held_out_cell_types(splits_path, requested, de_pairs, output) -> None:
              ", ".join(f"{cell_type!r} (results/models/loto/{safe_name(cell_type)})" for cell_type in chosen))
 
 
-def loto_seed(seed: int, cell_type: str) -> int:
+def universality_seed(seed: int, cell_type: str) -> int:
     """Seed of the network holding out ``cell_type``: ``seed`` + a fixed offset per type name (CRC32), so a type's
     network does not change when other types are added or removed."""
     import zlib
@@ -95,59 +95,61 @@ def loto_seed(seed: int, cell_type: str) -> int:
     return int(seed) + 1000 + zlib.crc32(str(cell_type).encode()) % 100000
 
 
-def loto_model_dir(models_dir, cell_type: str) -> Path:
+def universality_model_dir(models_dir, cell_type: str) -> Path:
     """``<models_dir>/<file name of the type>`` (:func:`cic.labels.safe_name`): where its network is written."""
     return Path(models_dir) / safe_name(cell_type)
 
 
-def loto_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
+def universality_model_paths(models: Sequence, cell_types: Sequence[str]) -> list[str]:
     """The model of each held-out type: ``models`` is one path per type (per-type jobs) or the one directory the
     stacked job writes (training.batched_folds), holding ``<type file name>/model.pt``."""
     models = [str(path) for path in models]
     if len(models) == 1 and Path(models[0]).is_dir():
-        return [str(loto_model_dir(models[0], cell_type) / "model.pt") for cell_type in cell_types]
+        return [str(universality_model_dir(models[0], cell_type) / "model.pt") for cell_type in cell_types]
     return models
 
 
-def train_loto(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
-               models_dir=None, checkpoint_path=None, held_out: str | None = None, model_path=None,
-               history_path=None, threads: int = 1) -> list[pd.DataFrame]:
-    """The rule's entry (workflow/rules/universality.smk, train_loto): every held-out type into ``models_dir``
-    (:func:`train_loto_models`, stacked), or the one type whose file name (:func:`cic.labels.safe_name`) is
-    ``held_out`` into ``model_path`` and ``history_path`` (:func:`train_loto_model`, with its per-type seed)."""
+def train_universality(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
+                       models_dir=None, checkpoint_path=None, held_out: str | None = None, model_path=None,
+                       history_path=None, threads: int = 1) -> list[pd.DataFrame]:
+    """The rule's entry (workflow/rules/universality.smk, train_universality): every held-out type into
+    ``models_dir`` (:func:`train_universality_models`, stacked), or the one type whose file name
+    (:func:`cic.labels.safe_name`) is ``held_out`` into ``model_path`` and ``history_path``
+    (:func:`train_universality_model`, with its per-type seed)."""
     if models_dir is not None:
-        return train_loto_models(expression, splits_path, cell_types_path, architecture, training, seed, models_dir,
-                                 checkpoint_path, threads)
+        return train_universality_models(expression, splits_path, cell_types_path, architecture, training, seed,
+                                         models_dir, checkpoint_path, threads)
     from cic.labels import label_of
 
     cell_type = label_of(held_out, read_lines(cell_types_path), cell_types_path)
-    return [train_loto_model(expression, splits_path, cell_type, architecture, training, loto_seed(seed, cell_type),
-                             model_path, history_path, threads)]
+    return [train_universality_model(expression, splits_path, cell_type, architecture, training,
+                                     universality_seed(seed, cell_type), model_path, history_path, threads)]
 
 
-def train_loto_models(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
-                      models_dir, checkpoint_path, threads: int = 1) -> list[pd.DataFrame]:
+def train_universality_models(expression, splits_path, cell_types_path, architecture: str, training: dict, seed: int,
+                              models_dir, checkpoint_path, threads: int = 1) -> list[pd.DataFrame]:
     """Every leave-one-type-out network of ``cell_types_path`` in one call
     (:func:`cic.stages.autoencoder.train_autoencoders`): writes ``<models_dir>/<type>/model.pt`` and
-    ``history.tsv``, each network with its per-type seed (:func:`loto_seed`), as :func:`train_loto_model` does."""
+    ``history.tsv``, each network with its per-type seed (:func:`universality_seed`), as
+    :func:`train_universality_model` does."""
     from cic.stages.autoencoder import train_autoencoders
 
     cell_types = read_lines(cell_types_path)
     return train_autoencoders(
-        expression, splits_path, [loto_holdout(cell_type) for cell_type in cell_types], architecture, training,
-        [loto_seed(seed, cell_type) for cell_type in cell_types],
-        [loto_model_dir(models_dir, cell_type) / "model.pt" for cell_type in cell_types],
-        [loto_model_dir(models_dir, cell_type) / "history.tsv" for cell_type in cell_types], checkpoint_path,
+        expression, splits_path, [universality_holdout(cell_type) for cell_type in cell_types], architecture, training,
+        [universality_seed(seed, cell_type) for cell_type in cell_types],
+        [universality_model_dir(models_dir, cell_type) / "model.pt" for cell_type in cell_types],
+        [universality_model_dir(models_dir, cell_type) / "history.tsv" for cell_type in cell_types], checkpoint_path,
         threads)
 
 
-def train_loto_model(expression, splits_path, cell_type: str, architecture: str, training: dict, seed: int,
-                     model_path, history_path, threads: int = 1) -> pd.DataFrame:
+def train_universality_model(expression, splits_path, cell_type: str, architecture: str, training: dict, seed: int,
+                             model_path, history_path, threads: int = 1) -> pd.DataFrame:
     """Train the selected network on every type except ``cell_type`` (the held-out samples are the test set)."""
     from cic.stages.autoencoder import train_autoencoders
 
-    return train_autoencoders(expression, splits_path, [loto_holdout(cell_type)], architecture, training, [seed],
-                              [model_path], [history_path], threads=threads)[0]
+    return train_autoencoders(expression, splits_path, [universality_holdout(cell_type)], architecture, training,
+                              [seed], [model_path], [history_path], threads=threads)[0]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -210,8 +212,17 @@ def _wilcoxon_or_nan(rep_gep: np.ndarray, nearest: np.ndarray, metric: str) -> f
     return evaluation.wilcoxon_rep_closer(rep_gep, nearest, metric)[1]
 
 
-def evaluate_loto(model_paths: Sequence, cell_types: Sequence[str], expression, splits_path, per_sample_path,
-                  table_path, reproduced_path) -> None:
+def evaluate_universality(models: Sequence, cell_types, expression, splits, per_sample, table, reproduced) -> None:
+    """The rule's entry (workflow/rules/universality.smk, evaluate_universality): :func:`evaluate_held_out_models`
+    for the types listed in the file ``cell_types`` (one per line), their models found in ``models``
+    (:func:`universality_model_paths`)."""
+    held_out = read_lines(cell_types)
+    evaluate_held_out_models(universality_model_paths(models, held_out), held_out, expression, splits, per_sample,
+                             table, reproduced)
+
+
+def evaluate_held_out_models(model_paths: Sequence, cell_types: Sequence[str], expression, splits_path,
+                             per_sample_path, table_path, reproduced_path) -> None:
     """Encode and decode each held-out type with its own leave-one-type-out model; compare with the GEPs.
 
     Writes the per-sample table, the per-type Fig 3 table (``results/tables/fig3_loto.tsv``, one row per type)
@@ -228,7 +239,7 @@ def evaluate_loto(model_paths: Sequence, cell_types: Sequence[str], expression, 
     reproduced = np.full(matrix.shape, np.nan, dtype=np.float32)
     held_out_any = np.zeros(len(matrix), dtype=bool)
     for model_path, cell_type in zip(model_paths, cell_types):
-        held_out = loto_holdout(cell_type).test_mask(splits)
+        held_out = universality_holdout(cell_type).test_mask(splits)
         if not held_out.any():
             raise InputError(splits_path, f"no sample of cell type {cell_type!r} (column {HOLDOUT_COLUMN})",
                              f"hold out types the data has ({', '.join(sorted(set(types)))}) in "
@@ -258,7 +269,7 @@ def evaluate_loto(model_paths: Sequence, cell_types: Sequence[str], expression, 
 def _check_model(model_path, meta: Mapping, genes: list[str], cell_type: str) -> None:
     if meta.get("genes") != genes:
         raise InputError(model_path, "trained on other genes than the expression matrix",
-                         "re-run its training rule (snakemake --forcerun train_loto_model)")
+                         "re-run its training rule (snakemake --forcerun train_universality)")
     if (meta.get("holdout_column"), meta.get("holdout_value")) != (HOLDOUT_COLUMN, str(cell_type)):
         raise InputError(model_path, f"was trained holding out {meta.get('holdout_column')} == "
                          f"{meta.get('holdout_value')!r}, not cell_type == {cell_type!r}",
@@ -276,7 +287,7 @@ def case_vs_control_profiles(expression, reproduced, case: str, control: str) ->
     reps = io.read_h5ad(reproduced)
     geps = io.read_h5ad(expression)
     if list(reps.var_names) != list(geps.var_names):
-        raise InputError(reproduced, f"has other genes than {expression}", "re-run rule evaluate_loto")
+        raise InputError(reproduced, f"has other genes than {expression}", "re-run rule evaluate_universality")
     case_rows = (reps.obs["cell_type"].astype(str) == case).to_numpy()
     control_rows = (geps.obs["cell_type"].astype(str) == control).to_numpy()
     if not case_rows.any():
@@ -398,14 +409,14 @@ def true_program_ranks(enrichment_path, activity_path, case: str, control: str) 
 # Figure and summary
 
 
-def plot_loto(table_path, png, svg) -> None:
+def plot_fig3(table_path, fig3_png, fig3_svg) -> None:
     """Fig 3 from the stored per-type table."""
     from cic.figures import fig3
 
-    fig3.plot_loto_medians(pd.read_csv(table_path, sep="\t"), png, svg)
+    fig3.plot_universality_medians(pd.read_csv(table_path, sep="\t"), fig3_png, fig3_svg)
 
 
-def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[tuple[str, str], str],
+def summarize(table_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[tuple[str, str], str],
               pathway_source: str, output, comparisons: Mapping[str, Mapping[str, str]] | None = None,
               activity_path=None, program_paths: Mapping[tuple[str, str], str] | None = None) -> None:
     """results/tables/universality_summary.tsv: the Fig 3 numbers with the paper's beside them.
@@ -421,21 +432,21 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     """
     from cic import evaluation
 
-    loto = pd.read_csv(loto_path, sep="\t", dtype={"cell_type": str})
-    n_samples = int(loto["n_held_out"].sum())
-    rows = [summary_row("held_out_cell_types", len(loto), note="paper: 16, one network each")]
+    per_type = pd.read_csv(table_path, sep="\t", dtype={"cell_type": str})
+    n_samples = int(per_type["n_held_out"].sum())
+    rows = [summary_row("held_out_cell_types", len(per_type), note="paper: 16, one network each")]
     for metric in evaluation.METRICS:
-        closer = int(loto[f"rep_closer_than_training_{metric}"].sum())
+        closer = int(per_type[f"rep_closer_than_training_{metric}"].sum())
         rows.append(summary_row(f"held_out_rep_closer_than_training_{metric}", closer,
                                 note=f"of {n_samples} held-out samples (all types)"))
-        reverse = int(loto[f"own_gep_closest_to_rep_{metric}"].sum())
+        reverse = int(per_type[f"own_gep_closest_to_rep_{metric}"].sum())
         rows.append(summary_row(f"held_out_own_gep_closest_to_rep_{metric}", reverse,
                                 note=f"of {n_samples}; reverse check: no training GEP closer to the REP"))
-        rep, nearest = loto[f"median_rep_gep_{metric}"], loto[f"median_nearest_training_{metric}"]
+        rep, nearest = per_type[f"median_rep_gep_{metric}"], per_type[f"median_nearest_training_{metric}"]
         better = rep > nearest if metric == "spearman" else rep < nearest
         rows.append(summary_row(f"types_with_median_rep_better_than_nearest_training_{metric}", int(better.sum()),
-                                note=f"of {len(loto)} types; paper: 'almost all tissues'"))
-    for record in loto.to_dict("records"):
+                                note=f"of {len(per_type)} types; paper: 'almost all tissues'"))
+    for record in per_type.to_dict("records"):
         for metric in evaluation.METRICS:
             rows.append(summary_row(
                 f"{record['cell_type']}_rep_closer_than_training_{metric}",
@@ -444,7 +455,7 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
                 f"of {record['n_held_out']}; own GEP closest to the REP (reverse): "
                 f"{record[f'own_gep_closest_to_rep_{metric}']}"))
     comparisons = comparisons or {pair: dict(zip(("case", "control"), pair.split("_vs_"))) for pair in de_paths}
-    rows += _paper_comparison_rows(loto, de_paths, enrichment_paths, pathway_source, comparisons)
+    rows += _paper_comparison_rows(per_type, de_paths, enrichment_paths, pathway_source, comparisons)
     for pair, path in de_paths.items():
         table = pd.read_csv(path, sep="\t")
         rows.append(summary_row(f"{pair}_de_genes_up", int(table["up_in_case"].sum()),
@@ -473,12 +484,35 @@ def summarize(loto_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[
     io.write_table(pd.DataFrame(rows), output)
 
 
+def summarize_universality(table, de_tables: Sequence, enrichment: Sequence, summary, pairs: Mapping[str, Mapping],
+                           sources: Sequence[str], truth_sources: Sequence[str], pathway_source: str | None,
+                           activity=None, true_programs: Sequence = ()) -> None:
+    """The rule's entry (workflow/rules/universality.smk, summarize_universality): :func:`summarize` with each limma
+    and enrichment table paired with its comparison (and source) by its file name (:func:`cic.runner.paths_by_key`),
+    not by list order; ``activity`` and ``true_programs`` only on synthetic data."""
+    from cic.runner import paths_by_key
+
+    enrichment_keys = [(pair, source) for pair in pairs for source in sources]
+    summarize(
+        table,
+        {pair: path for (pair,), path in paths_by_key(de_tables, "results/tables/de_{}.tsv",
+                                                      [(pair,) for pair in pairs]).items()},
+        paths_by_key(enrichment, "results/tables/enrichment_{}_{}.tsv", enrichment_keys),
+        pathway_source,
+        summary,
+        comparisons=pairs,
+        activity_path=activity,
+        program_paths=paths_by_key(true_programs, "results/tables/enrichment_{}_{}_true_programs.tsv",
+                                   [(pair, source) for pair in pairs for source in truth_sources]),
+    )
+
+
 def _described(comparison: Mapping[str, str]) -> str:
     """A comparison in the data's own labels, for the notes of the summary."""
     return f"{comparison['case']} REPs vs {comparison['control']} GEPs"
 
 
-def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
+def _paper_comparison_rows(per_type: pd.DataFrame, de_paths: Mapping[str, str],
                            enrichment_paths: Mapping[tuple[str, str], str], pathway_source: str,
                            comparisons: Mapping[str, Mapping[str, str]]) -> list[dict]:
     """The rows the claims read, from the first comparison (the paper's B-cell REPs vs T-cell GEPs)."""
@@ -489,7 +523,7 @@ def _paper_comparison_rows(loto: pd.DataFrame, de_paths: Mapping[str, str],
         return [summary_row(quantity, reason, note="no comparison configured") for quantity in PAPER_COMPARISON_ROWS]
     pair = next(iter(de_paths))
     case = comparisons[pair]["case"]
-    held_out = loto.set_index("cell_type")
+    held_out = per_type.set_index("cell_type")
     rows = []
     if case in held_out.index:
         record = held_out.loc[case]

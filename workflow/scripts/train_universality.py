@@ -1,0 +1,3 @@
+from cic.runner import run_rule
+
+run_rule(snakemake, "cic.stages.universality:train_universality")
