@@ -24,6 +24,8 @@ PLANTED_FIGURES = {"fig5": {"source": "planted_programs", "terms": "identity", "
 def _resolved(**dataset):
     config = copy.deepcopy(DEFAULT)
     config["dataset"] |= dataset
+    if dataset.get("source") == "local":  # a user's own matrix (check_config refuses a local source without one)
+        config["dataset"]["local"] = config["dataset"]["local"] | {"expression": "my_expression.tsv"}
     skipped = resolve_defaults(config)
     check_config(config)
     return config, skipped

@@ -130,6 +130,8 @@ def _check_data_source(dataset: Mapping) -> None:
 
 def _check_enrichment_source_names(config: Mapping) -> None:
     """universality.pathway_source and each perturbation figure's source name one of enrichment.sources."""
+    if config["enrichment"]["sources"] == AUTO:  # not resolved yet (cic.defaults): nothing named to check against
+        return
     sources = [source["name"] for source in config["enrichment"]["sources"]]
     named = {"universality.pathway_source": config["universality"].get("pathway_source")}
     figures = config.get("perturbation", {}).get("figures")
