@@ -5,7 +5,7 @@ on the default config in a copy of the workflow without results/ (a full DAG, as
 Reported: the median wall seconds and CPU seconds (user + system of the child) of each, and which heavy libraries
 the import loaded. With --finished-run, a whole light job as Snakemake runs it: in a copy of a finished config/test.yaml
 run, `snakemake <table> --forcerun <rule> --cores 1` minus the dry run of the same (the DAG), 3 times, for a rule that
-reads tables only (summarize_fig2) and one that draws a figure (plot_fig3): the job's interpreter, Snakemake's script
+reads tables only (summarize_perturbation) and one that also draws figures (summarize_sweeps): the job's interpreter, Snakemake's script
 preamble, our imports and the work. Run from the repository root, in the project's environment:
 
     python benchmarks/bench_startup.py            # this checkout
@@ -69,7 +69,8 @@ def main() -> None:
 
 
 # A rule that reads small tables only, and one that draws a figure with matplotlib: {rule: its output}.
-LIGHT_JOBS = {"summarize_fig2": "results/tables/fig2_summary.tsv", "plot_fig3": "results/figures/fig3.png"}
+LIGHT_JOBS = {"summarize_perturbation": "results/tables/perturbation_summary.tsv",
+              "summarize_sweeps": "results/tables/sweeps_summary.tsv"}
 
 
 def light_job_seconds(finished_run: Path, rule: str, target: str, env) -> tuple[float, float]:

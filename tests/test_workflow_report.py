@@ -68,7 +68,7 @@ def test_figures_target_rerenders_every_figure_without_training(private_run):
     forced = [str(path.relative_to(root)) for path in figures]
     run = run_snakemake(root, "figures", "--forcerun", *forced, configfile="config/test.yaml")
     rules = executed_rules(run.stdout + run.stderr)
-    assert "figures" in rules and "plot_fig2" in rules and "summarize_cv" in rules, rules
+    assert "figures" in rules and "summarize_fig2" in rules and "summarize_cv" in rules, rules
     assert not [rule for rule in rules if rule.startswith("train")], rules
     assert modification_times(results / "models") == before_models, "no model was retrained or rewritten"
     unchanged = [path.name for path, mtime in before_figures.items() if path.stat().st_mtime_ns == mtime]

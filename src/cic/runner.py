@@ -92,18 +92,30 @@ def rule_arguments(smk, parameters) -> dict:
     return arguments
 
 
-def run_rule(smk, target: str) -> None:
+def run_rule(smk, *targets: str) -> None:
     """The bridge from a rule to the package: ``target`` ("module:function") gets the rule's named inputs, outputs
     and params as keyword arguments (:func:`rule_arguments`); failures as in :func:`run_step`.
 
+    Several targets run in order, each with the arguments it names: a rule that writes a stage's summary table and
+    draws its figures from the same tables. Every argument must be named by one of them (else a TypeError, as for
+    one target), so a misnamed input still fails rather than being dropped.
+
     Usage, the whole of a rule's script: ``from cic.runner import run_rule; run_rule(snakemake, "cic.stages.x:f")``.
-    The module is imported here, so a job loads only the stage it runs."""
+    The modules are imported here, so a job loads only the stages it runs."""
     import importlib
     import inspect
 
     def step():
-        module, name = target.split(":")
-        function = getattr(importlib.import_module(module), name)
-        return function(**rule_arguments(smk, inspect.signature(function).parameters))
+        functions = [getattr(importlib.import_module(module), name)
+                     for module, name in (target.split(":") for target in targets)]
+        if len(functions) == 1:
+            return functions[0](**rule_arguments(smk, inspect.signature(functions[0]).parameters))
+        signatures = [inspect.signature(function).parameters for function in functions]
+        arguments = rule_arguments(smk, {name: None for parameters in signatures for name in parameters})
+        unnamed = sorted(set(arguments) - {name for parameters in signatures for name in parameters})
+        if unnamed:
+            raise TypeError(f"rule {smk.rule}: no function of {targets} takes {unnamed}")
+        for function, parameters in zip(functions, signatures):
+            function(**{name: value for name, value in arguments.items() if name in parameters})
 
     run_step(step, smk.log[0] if smk.log else None)

@@ -12,6 +12,7 @@ sweep at the same fold, so the regularisation variants of a fold start from the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from cic.layers import ACTIVATION_TOKENS
 
@@ -142,3 +143,50 @@ def regularisation_variants(variants) -> dict[str, dict]:
             raise ValueError(f"config: regularisation variant {name!r} is listed twice; fix: rename one")
         named[name] = dict(variant)
     return named
+
+
+RUNS_DIR = "results/models/sweeps"  # <sweep>/<run folder>/fold<k>/{model.pt,history.tsv}
+GENES = {"top_variance": "results/data/expression_top_variance.h5ad", "all": "results/data/expression.h5ad"}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One sweep of a run: ``runs`` maps each run's folder name to what it varies (a layer spec for
+    ``architectures``, a code size for ``code_sizes``, a variant for ``regularisation``); each run trains the CV
+    ``folds`` on the ``expression`` file (sweeps.<name>.genes)."""
+
+    name: str
+    runs: dict
+    folds: list[int]
+    expression: str
+
+    @property
+    def grid(self) -> tuple[list[str], list[int]]:
+        """Every run x fold as aligned lists (runs outer, folds inner) of run folders and folds."""
+        return run_grid(list(self.runs), self.folds)
+
+    @property
+    def values(self) -> list:
+        """What each run x fold of :attr:`grid` varies (its layer spec, code size or variant)."""
+        return [self.runs[folder] for folder in self.grid[0]]
+
+    @property
+    def history_paths(self) -> list[str]:
+        """The training history of every run x fold, in :attr:`grid` order."""
+        return [f"{RUNS_DIR}/{self.name}/{folder}/fold{fold}/history.tsv" for folder, fold in zip(*self.grid)]
+
+
+def plan_sweeps(config: dict) -> dict[str, Sweep]:
+    """The three sweeps of config["sweeps"]: Fig 8's architectures (folders: :func:`architecture_slug`), Fig 9's
+    code sizes (folders ``code<size>``) and the regularisation variants (folders: their names).
+
+    Raises ValueError (from :func:`architecture_jobs`, :func:`sweep_folds`, :func:`regularisation_variants`) for a
+    spec or variant listed twice, a bad variant name or more sweep folds than CV folds."""
+    sweeps, cv_folds = config["sweeps"], config["splits"]["cv_folds"]
+    runs = {
+        "architectures": architecture_jobs(sweeps["architectures"]["specs"]),
+        "code_sizes": {f"code{int(size)}": int(size) for size in sweeps["code_sizes"]["sizes"]},
+        "regularisation": regularisation_variants(sweeps["regularisation"]["variants"]),
+    }
+    return {name: Sweep(name, runs[name], sweep_folds(sweeps[name]["folds"], cv_folds), GENES[sweeps[name]["genes"]])
+            for name in runs}

@@ -84,35 +84,17 @@ rule train_noise_fold:
         "../scripts/train_noise_fold.py"
 
 
-rule plot_classification:
-    input:
-        predictions_path="results/tables/classification_predictions.tsv",
-        metrics_path="results/tables/classification_metrics.tsv",
-        architecture_path="results/models/classifier_autoencoder/architecture.tsv",
-        noise_folds_path="results/tables/noise_folds.tsv",
-        noise_sigma_path="results/tables/noise_test_sigma.tsv",
-    output:
-        **figures("figS7", "fig4", "noise_robustness", category="Classification"),
-    log:
-        "results/logs/classification/plot_classification.log",
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/plot_classification.py"
-
-
 rule summarize_classification:
     input:
         metrics_path="results/tables/classification_metrics.tsv",
         classifier_history_path="results/models/classifier_autoencoder/history.tsv",
         noise_fold_paths=expand("results/models/noise/fold{fold}/test_accuracy.tsv", fold=NOISE_FOLDS),
         splits_path="results/data/splits.tsv",
+        predictions_path="results/tables/classification_predictions.tsv",
+        architecture_path="results/models/classifier_autoencoder/architecture.tsv",
     output:
-        output=report(
-            "results/tables/classification_summary.tsv",
-            caption="../report/classification_summary.rst",
-            category="Classification",
-        ),
+        **figures("figS7", "fig4", "noise_robustness", category="Classification"),
+        output=in_report("results/tables/classification_summary.tsv", "Classification"),
         noise_folds_path="results/tables/noise_folds.tsv",
         noise_sigma_path="results/tables/noise_test_sigma.tsv",
     log:

@@ -24,7 +24,7 @@ rule simulate_compendium:
 
 rule prepare_expression:
     input:
-        unpack(expression_inputs),
+        **run_plan.raw_expression_files(config),
     output:
         output="results/data/expression.h5ad",
         sample_quality="results/tables/sample_quality.tsv",
@@ -35,7 +35,7 @@ rule prepare_expression:
     conda:
         "../../envs/cic.yaml"
     params:
-        local=expression_reader(),
+        local=run_plan.expression_reader(config),
         dataset=DATASET,
         preprocess=config["preprocess"],
         seed=config["seed"],
@@ -96,7 +96,7 @@ rule plot_data_overview:
 # reads this table, and its priority runs it as soon as the data are prepared, before the long training jobs.
 rule check_gene_set_overlap:
     input:
-        source_gmt=lambda wildcards: list(gene_set_files().values()),
+        source_gmt=list(run_plan.gene_set_files(config).values()),
         expression="results/data/expression.h5ad",
     output:
         output="results/tables/gene_set_overlap.tsv",

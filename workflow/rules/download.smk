@@ -1,5 +1,5 @@
 # Public data sources (dataset.source: geo | cellnet): download into resources/cache/ (kept, so a re-run downloads
-# nothing) and write the raw genes x samples matrix + sample sheet that prepare_expression reads (expression_inputs).
+# nothing) and write the raw genes x samples matrix + sample sheet that prepare_expression reads (cic.run_plan).
 
 GEO_DIR = "results/data/geo"
 CELLNET_DIR = "results/data/cellnet"

@@ -5,7 +5,7 @@
 
 PERTURBATION = config["perturbation"]
 PERTURBATION_MODEL = f"results/models/{PERTURBATION['model']}/model.pt"
-PERTURBATION_TABLES = expand("results/tables/perturbation_enrichment_{source}.tsv", source=list(SOURCES))
+PERTURBATION_TABLES = expand("results/tables/perturbation_enrichment_{source}.tsv", source=SOURCES)
 
 
 rule perturbation_gene_sets:
@@ -37,8 +37,6 @@ rule enrich_perturbation_gene_sets:
         output="results/tables/perturbation_enrichment_{source}.tsv",
     log:
         "results/logs/perturbation/enrich_{source}.log",
-    wildcard_constraints:
-        source=one_of(SOURCES),
     conda:
         "../../envs/cic.yaml"
     params:
@@ -53,6 +51,7 @@ rule match_perturbation_programs:
         programs_path=f"{SYNTHETIC_DIR}/programs.gmt",
         expression_path="results/data/expression.h5ad",
     output:
+        **figures("component_programs", category="Figs 5-7"),
         matches_path="results/tables/perturbation_program_matches.tsv",
         jaccard_path="results/tables/perturbation_program_jaccard.tsv",
         programs_table_path="results/tables/perturbation_programs_recovered.tsv",
@@ -71,18 +70,12 @@ rule plot_perturbation_networks:
         enrichment=PERTURBATION_TABLES,
         gmt="results/tables/perturbation_gene_sets.gmt",
     output:
-        fig5_png=report("results/figures/fig5.png", caption="../report/fig5.rst", category="Figs 5-7"),
-        fig5_svg="results/figures/fig5.svg",
-        fig5_gexf="results/networks/fig5.gexf",
-        fig5_graphml="results/networks/fig5.graphml",
-        fig6_png=report("results/figures/fig6.png", caption="../report/fig6.rst", category="Figs 5-7"),
-        fig6_svg="results/figures/fig6.svg",
-        fig6_gexf="results/networks/fig6.gexf",
-        fig6_graphml="results/networks/fig6.graphml",
-        fig7_png=report("results/figures/fig7.png", caption="../report/fig7.rst", category="Figs 5-7"),
-        fig7_svg="results/figures/fig7.svg",
-        fig7_gexf="results/networks/fig7.gexf",
-        fig7_graphml="results/networks/fig7.graphml",
+        **figures("fig5", "fig6", "fig7", category="Figs 5-7"),
+        **{
+            f"{fig}_{kind}": f"results/networks/{fig}.{kind}"
+            for fig in ("fig5", "fig6", "fig7")
+            for kind in ("gexf", "graphml")
+        },
     log:
         "results/logs/perturbation/plot_perturbation_networks.log",
     conda:
@@ -92,21 +85,6 @@ rule plot_perturbation_networks:
         figures=PERTURBATION["figures"],
     script:
         "../scripts/plot_perturbation_networks.py"
-
-
-rule plot_component_programs:
-    input:
-        jaccard_path="results/tables/perturbation_program_jaccard.tsv",
-        matches_path="results/tables/perturbation_program_matches.tsv",
-        programs_table_path="results/tables/perturbation_programs_recovered.tsv",
-    output:
-        **figures("component_programs", category="Figs 5-7"),
-    log:
-        "results/logs/perturbation/plot_component_programs.log",
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/plot_component_programs.py"
 
 
 rule summarize_perturbation:
@@ -126,11 +104,7 @@ rule summarize_perturbation:
         components="results/tables/perturbation_components.tsv",
     output:
         counts="results/tables/perturbation_counts.tsv",
-        summary=report(
-            "results/tables/perturbation_summary.tsv",
-            caption="../report/perturbation_summary.rst",
-            category="Figs 5-7",
-        ),
+        summary=in_report("results/tables/perturbation_summary.tsv", "Figs 5-7"),
     log:
         "results/logs/perturbation/summarize_perturbation.log",
     conda:

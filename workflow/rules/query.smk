@@ -10,7 +10,7 @@ rule reference_bundle:
         splits="results/data/splits.tsv",
     output:
         weights=REFERENCE[0],
-        meta=report(REFERENCE[1], caption="../report/reference.rst", category="Identify new samples"),
+        meta=in_report(REFERENCE[1], "Identify new samples"),
         codes=REFERENCE[2],
     log:
         "results/logs/query/reference_bundle.log",
@@ -25,22 +25,16 @@ rule reference_bundle:
 
 rule query_samples:
     input:
-        unpack(query_inputs),
+        unpack(lambda wildcards: run_plan.query_files(config, wildcards.query)),
+        reference=REFERENCE,
     output:
         predictions="results/query/{query}/predictions.tsv",
         codes="results/query/{query}/codes.tsv",
         reproduced="results/query/{query}/reproduced.h5ad",
-        map_png=report(
-            "results/query/{query}/query_map.png",
-            caption="../report/query_map.rst",
-            category="Identify new samples",
-            subcategory="{query}",
-        ),
+        map_png=in_report("results/query/{query}/query_map.png", "Identify new samples", subcategory="{query}"),
         map_svg="results/query/{query}/query_map.svg",
     log:
         "results/logs/query/{query}.log",
-    wildcard_constraints:
-        query="|".join(config["query"]["samples"]) or "(?!)",  # the configured names (schema: [A-Za-z0-9_-]+)
     conda:
         "../../envs/cic.yaml"
     params:
@@ -58,9 +52,9 @@ rule novelty:
         splits="results/data/splits.tsv",
         reference=REFERENCE,
     output:
-        table=report("results/tables/novelty.tsv", caption="../report/novelty.rst", category="Identify new samples"),
+        table=in_report("results/tables/novelty.tsv", "Identify new samples"),
         summary="results/tables/novelty_summary.tsv",
-        png=report("results/figures/novelty.png", caption="../report/novelty.rst", category="Identify new samples"),
+        png=in_report("results/figures/novelty.png", "Identify new samples"),
         svg="results/figures/novelty.svg",
     log:
         "results/logs/query/novelty.log",

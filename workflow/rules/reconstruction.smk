@@ -1,5 +1,4 @@
-# Fig 2: the selected network's cross-validation (2a), the main 75/25 model, and how well CICs reproduce
-# the profiles (2b-2g).
+# Fig 2: the selected network's cross-validation (2a), the main 75/25 model, how well CICs reproduce GEPs (2b-2g).
 
 
 # One job per fold, or every fold stacked in one job (training.batched_folds: common.smk's fold_files), with the
@@ -94,7 +93,7 @@ rule evaluate_reconstruction:
         "../../envs/cic.yaml"
     params:
         max_rank=config["reconstruction"]["max_rank"],
-        example_cell_types=example_cell_types(),
+        example_cell_types=run_plan.example_cell_types(config),
     script:
         "../scripts/evaluate_reconstruction.py"
 
@@ -122,33 +121,20 @@ rule compare_reconstruction_methods:
         "../scripts/compare_reconstruction_methods.py"
 
 
-rule plot_fig2:
+rule summarize_fig2:
     input:
         expression="results/data/expression.h5ad",
         splits_path="results/data/splits.tsv",
         reproduced="results/data/reproduced_profiles.h5ad",
+        cv_summary_path="results/tables/fig2a_cv_mse.tsv",
         per_sample_path="results/tables/fig2_per_sample.tsv",
         rank_counts_path="results/tables/fig2bc_rank_counts.tsv",
         examples_path="results/tables/fig2d_examples.tsv",
-        method_mse_path="results/tables/fig2g_method_mse.tsv",
-    output:
-        **figures("fig2b", "fig2c", "fig2d", "fig2e", "fig2f", "fig2g", category="Fig 2"),
-    log:
-        "results/logs/reconstruction/plot_fig2.log",
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/plot_fig2.py"
-
-
-rule summarize_fig2:
-    input:
-        cv_summary_path="results/tables/fig2a_cv_mse.tsv",
-        per_sample_path="results/tables/fig2_per_sample.tsv",
         wilcoxon_path="results/tables/fig2ef_wilcoxon.tsv",
         method_mse_path="results/tables/fig2g_method_mse.tsv",
     output:
-        output=report("results/tables/fig2_summary.tsv", caption="../report/fig2_summary.rst", category="Fig 2"),
+        **figures("fig2b", "fig2c", "fig2d", "fig2e", "fig2f", "fig2g", category="Fig 2"),
+        output=in_report("results/tables/fig2_summary.tsv", "Fig 2"),
     log:
         "results/logs/reconstruction/summarize_fig2.log",
     conda:

@@ -1,57 +1,27 @@
-# Figs 8 and 9: architecture and code-size sweeps, and the regularisation check (issue 4).
-# Every (architecture, code size or variant) x fold is its own job, so a cluster trains them in parallel and a
-# re-run only trains what is missing (training.batched_folds: one job per run, its folds stacked). What each run
-# trains is planned in src/cic/sweep_plan.py; the tables and figures come from src/cic/stages/sweeps.py.
-# Settings: config["sweeps"] (config/README.md, "sweeps").
-import re
-
-from cic import sweep_plan
-
-SWEEPS = config["sweeps"]
-SWEEP_GENES = {
-    "top_variance": "results/data/expression_top_variance.h5ad",
-    "all": "results/data/expression.h5ad",
-}
-SWEEP_TRAINING = sweep_plan.sweep_training(config["training"], SWEEPS["training"])
-SWEEP_RUNS = "results/models/sweeps"
-SWEEP_ARCHITECTURES = sweep_plan.architecture_jobs(SWEEPS["architectures"]["specs"])
-SWEEP_ARCHITECTURE_FOLDS = sweep_plan.sweep_folds(SWEEPS["architectures"]["folds"], config["splits"]["cv_folds"])
-SWEEP_CODE_SIZES = [int(size) for size in SWEEPS["code_sizes"]["sizes"]]
-SWEEP_CODE_SIZE_FOLDS = sweep_plan.sweep_folds(SWEEPS["code_sizes"]["folds"], config["splits"]["cv_folds"])
-SWEEP_CODE_SIZE_FAMILY = SWEEPS["code_sizes"]["architecture"]
-SWEEP_VARIANTS = sweep_plan.regularisation_variants(SWEEPS["regularisation"]["variants"])
-SWEEP_VARIANT_FOLDS = sweep_plan.sweep_folds(SWEEPS["regularisation"]["folds"], config["splits"]["cv_folds"])
-# Runs in order (keys outer, folds inner), as aligned lists of keys and folds.
-SWEEP_ARCHITECTURE_RUNS = sweep_plan.run_grid(list(SWEEP_ARCHITECTURES), SWEEP_ARCHITECTURE_FOLDS)
-SWEEP_CODE_SIZE_RUNS = sweep_plan.run_grid(SWEEP_CODE_SIZES, SWEEP_CODE_SIZE_FOLDS)
-SWEEP_VARIANT_RUNS = sweep_plan.run_grid(list(SWEEP_VARIANTS), SWEEP_VARIANT_FOLDS)
-# The Fig 9 family and the regularisation variants derive from the selected network (model.architecture, or the
-# Fig 8 winner when it is auto); a fixed Fig 9 family ({code_size} in a spec) does not wait for Fig 8.
-SWEEP_CODE_SIZE_INPUT = architecture_input() if SWEEP_CODE_SIZE_FAMILY == sweep_plan.SELECTED else {}
+# Figs 8 and 9: architecture and code-size sweeps, and the regularisation check (issue 4). What each run trains is
+# planned in cic.sweep_plan; the tables and figures come from cic.stages.sweeps. Settings: config/README.md, "sweeps".
 
 
-# One job per run x fold, or per run with its folds stacked (training.batched_folds); the three sweeps differ in
-# their runs and networks only.
+# One job per run x fold, so a cluster trains them in parallel and a re-run trains only what is missing, or one job
+# per run with its folds stacked (training.batched_folds). The three sweeps differ in their runs and networks only.
 rule train_architecture_sweep:
     input:
-        expression=SWEEP_GENES[SWEEPS["architectures"]["genes"]],
+        expression=SWEEP["architectures"].expression,
         splits_path="results/data/splits.tsv",
     output:
-        **sweep_run_files("architectures", "{architecture}", SWEEP_ARCHITECTURE_FOLDS),
+        **sweep_run_files("architectures", "{architecture}"),
     log:
         fold_job("results/logs/sweeps/architectures/{architecture}/fold{fold}.log"),
     benchmark:
         fold_job("results/benchmarks/sweeps/architectures/{architecture}/fold{fold}.tsv")
-    wildcard_constraints:
-        architecture="|".join(re.escape(slug) for slug in SWEEP_ARCHITECTURES),
     conda:
         "../../envs/cic.yaml"
     threads: rule_threads("sweep_training")
     resources:
         **rule_resources("sweep_training"),
     params:
-        **sweep_run_params("architectures", "{architecture}", SWEEP_ARCHITECTURE_FOLDS),
-        architecture=lambda wildcards: SWEEP_ARCHITECTURES[wildcards.architecture],
+        **sweep_run_params("architectures", "{architecture}"),
+        architecture=lambda wildcards: SWEEP["architectures"].runs[wildcards.architecture],
         training=SWEEP_TRAINING,
     script:
         "../scripts/train_autoencoders.py"
@@ -60,48 +30,42 @@ rule train_architecture_sweep:
 use rule train_architecture_sweep as train_code_size_sweep with:
     input:
         **SWEEP_CODE_SIZE_INPUT,
-        expression=SWEEP_GENES[SWEEPS["code_sizes"]["genes"]],
+        expression=SWEEP["code_sizes"].expression,
         splits_path="results/data/splits.tsv",
     output:
-        **sweep_run_files("code_sizes", "code{code_size}", SWEEP_CODE_SIZE_FOLDS),
+        **sweep_run_files("code_sizes", "code{code_size}"),
     log:
         fold_job("results/logs/sweeps/code_sizes/code{code_size}/fold{fold}.log"),
     benchmark:
         fold_job("results/benchmarks/sweeps/code_sizes/code{code_size}/fold{fold}.tsv")
-    wildcard_constraints:
-        code_size=r"\d+",
     params:
-        **sweep_run_params("code_sizes", "code{code_size}", SWEEP_CODE_SIZE_FOLDS),
-        architecture=lambda wildcards, input: sweep_code_size_architecture(wildcards.code_size, wildcards, input),
+        **sweep_run_params("code_sizes", "code{code_size}"),
+        architecture=lambda wildcards, input: code_size_network(wildcards.code_size, wildcards, input),
         training=SWEEP_TRAINING,
 
 
 use rule train_architecture_sweep as train_regularisation_variant with:
     input:
         **architecture_input(),
-        expression=SWEEP_GENES[SWEEPS["regularisation"]["genes"]],
+        expression=SWEEP["regularisation"].expression,
         splits_path="results/data/splits.tsv",
     output:
-        **sweep_run_files("regularisation", "{variant}", SWEEP_VARIANT_FOLDS),
+        **sweep_run_files("regularisation", "{variant}"),
     log:
         fold_job("results/logs/sweeps/regularisation/{variant}/fold{fold}.log"),
     benchmark:
         fold_job("results/benchmarks/sweeps/regularisation/{variant}/fold{fold}.tsv")
-    wildcard_constraints:
-        variant="|".join(re.escape(name) for name in SWEEP_VARIANTS),
     params:
-        **sweep_run_params("regularisation", "{variant}", SWEEP_VARIANT_FOLDS),
-        architecture=lambda wildcards, input: sweep_variant_architecture(wildcards.variant, wildcards, input),
+        **sweep_run_params("regularisation", "{variant}"),
+        architecture=lambda wildcards, input: variant_network(wildcards.variant, wildcards, input),
         training=lambda wildcards: sweep_plan.sweep_training(
-            config["training"], SWEEPS["training"], SWEEP_VARIANTS[wildcards.variant].get("training")
+            config["training"], SWEEPS["training"], SWEEP["regularisation"].runs[wildcards.variant].get("training")
         ),
 
 
 rule rank_architectures:
     input:
-        history_paths=[
-            f"{SWEEP_RUNS}/architectures/{slug}/fold{fold}/history.tsv" for slug, fold in zip(*SWEEP_ARCHITECTURE_RUNS)
-        ],
+        history_paths=SWEEP["architectures"].history_paths,
     output:
         curve_path="results/tables/fig8_cv_mse.tsv",
         ranking_path="results/tables/fig8_architecture_ranking.tsv",
@@ -110,8 +74,8 @@ rule rank_architectures:
     conda:
         "../../envs/cic.yaml"
     params:
-        architectures=[SWEEP_ARCHITECTURES[slug] for slug in SWEEP_ARCHITECTURE_RUNS[0]],
-        folds=SWEEP_ARCHITECTURE_RUNS[1],
+        architectures=SWEEP["architectures"].values,
+        folds=SWEEP["architectures"].grid[1],
     script:
         "../scripts/rank_architectures.py"
 
@@ -119,9 +83,7 @@ rule rank_architectures:
 rule rank_code_sizes:
     input:
         **SWEEP_CODE_SIZE_INPUT,
-        history_paths=[
-            f"{SWEEP_RUNS}/code_sizes/code{size}/fold{fold}/history.tsv" for size, fold in zip(*SWEEP_CODE_SIZE_RUNS)
-        ],
+        history_paths=SWEEP["code_sizes"].history_paths,
     output:
         curve_path="results/tables/fig9_cv_mse.tsv",
         ranking_path="results/tables/fig9_code_size_ranking.tsv",
@@ -130,11 +92,11 @@ rule rank_code_sizes:
     conda:
         "../../envs/cic.yaml"
     params:
-        code_sizes=SWEEP_CODE_SIZE_RUNS[0],
+        code_sizes=SWEEP["code_sizes"].values,
         architectures=lambda wildcards, input: [
-            sweep_code_size_architecture(size, wildcards, input) for size in SWEEP_CODE_SIZE_RUNS[0]
+            code_size_network(size, wildcards, input) for size in SWEEP["code_sizes"].values
         ],
-        folds=SWEEP_CODE_SIZE_RUNS[1],
+        folds=SWEEP["code_sizes"].grid[1],
     script:
         "../scripts/rank_code_sizes.py"
 
@@ -142,9 +104,7 @@ rule rank_code_sizes:
 rule compare_regularisation:
     input:
         **architecture_input(),
-        history_paths=[
-            f"{SWEEP_RUNS}/regularisation/{name}/fold{fold}/history.tsv" for name, fold in zip(*SWEEP_VARIANT_RUNS)
-        ],
+        history_paths=SWEEP["regularisation"].history_paths,
     output:
         curve_path="results/tables/regularisation_cv_mse.tsv",
         table_path="results/tables/regularisation.tsv",
@@ -153,47 +113,28 @@ rule compare_regularisation:
     conda:
         "../../envs/cic.yaml"
     params:
-        variants=SWEEP_VARIANT_RUNS[0],
-        folds=SWEEP_VARIANT_RUNS[1],
+        variants=SWEEP["regularisation"].grid[0],
+        folds=SWEEP["regularisation"].grid[1],
         architectures=lambda wildcards, input: {
-            name: sweep_variant_architecture(name, wildcards, input) for name in SWEEP_VARIANTS
+            name: variant_network(name, wildcards, input) for name in SWEEP["regularisation"].runs
         },
-        training_overrides={name: variant.get("training") or {} for name, variant in SWEEP_VARIANTS.items()},
+        training_overrides={name: run.get("training") or {} for name, run in SWEEP["regularisation"].runs.items()},
         reference=SWEEPS["regularisation"]["reference"],
     script:
         "../scripts/compare_regularisation.py"
 
 
-rule plot_sweeps:
+rule summarize_sweeps:
     input:
         fig8_curves="results/tables/fig8_cv_mse.tsv",
         fig8_ranking="results/tables/fig8_architecture_ranking.tsv",
         fig9_curves="results/tables/fig9_cv_mse.tsv",
+        fig9_ranking="results/tables/fig9_code_size_ranking.tsv",
         regularisation_curves="results/tables/regularisation_cv_mse.tsv",
         regularisation_table="results/tables/regularisation.tsv",
     output:
         **figures("fig8", "fig9", "regularisation", category="Figs 8-9: sweeps"),
-    log:
-        "results/logs/sweeps/plot_sweeps.log",
-    conda:
-        "../../envs/cic.yaml"
-    params:
-        reference=SWEEPS["regularisation"]["reference"],
-    script:
-        "../scripts/plot_sweeps.py"
-
-
-rule summarize_sweeps:
-    input:
-        architecture_ranking="results/tables/fig8_architecture_ranking.tsv",
-        code_size_ranking="results/tables/fig9_code_size_ranking.tsv",
-        regularisation="results/tables/regularisation.tsv",
-    output:
-        output=report(
-            "results/tables/sweeps_summary.tsv",
-            caption="../report/sweeps_summary.rst",
-            category="Figs 8-9: sweeps",
-        ),
+        output=in_report("results/tables/sweeps_summary.tsv", "Figs 8-9: sweeps"),
     log:
         "results/logs/sweeps/summarize_sweeps.log",
     conda:

@@ -19,9 +19,8 @@ checkpoint list_held_out_cell_types:
         "../scripts/list_held_out_cell_types.py"
 
 
-# One job per held-out type, or all of them stacked in one job (training.batched_folds) into results/models/loto/<type>/.
-# <type> is the type's file name (cic.labels.safe_name: b_cell stays b_cell, "CD4+ T" becomes CD4_T_<hash>); the
-# function finds the label in the checkpoint's list.
+# One job per held-out type, or all stacked in one (training.batched_folds), into results/models/loto/<type>/: <type>
+# is the type's file name (cic.labels.safe_name: "CD4+ T" becomes CD4_T_<hash>), the label is found in the checkpoint.
 rule train_universality:
     input:
         **architecture_input(),
@@ -38,13 +37,9 @@ rule train_universality:
             }
         ),
     log:
-        "results/logs/universality/train/batched.log" if BATCHED else "results/logs/universality/train/{cell_type}.log",
+        f"results/logs/universality/train/{'batched' if BATCHED else '{cell_type}'}.log",
     benchmark:
-        "results/benchmarks/universality/train/batched.tsv"
-        if BATCHED
-        else "results/benchmarks/universality/train/{cell_type}.tsv"
-    wildcard_constraints:
-        cell_type=SAFE_NAME_PATTERN,
+        f"results/benchmarks/universality/train/{'batched' if BATCHED else '{cell_type}'}.tsv"
     conda:
         "../../envs/cic.yaml"
     threads: rule_threads("training")
@@ -81,19 +76,6 @@ rule evaluate_universality:
         "../scripts/evaluate_universality.py"
 
 
-rule plot_fig3:
-    input:
-        table_path="results/tables/fig3_loto.tsv",
-    output:
-        **figures("fig3", category="Fig 3"),
-    log:
-        "results/logs/universality/plot_fig3.log",
-    conda:
-        "../../envs/cic.yaml"
-    script:
-        "../scripts/plot_fig3.py"
-
-
 rule differential_expression_universality:
     input:
         expression="results/data/expression.h5ad",
@@ -103,13 +85,11 @@ rule differential_expression_universality:
         genes_path="results/tables/de_{pair}_up_genes.txt",
     log:
         "results/logs/universality/de_{pair}.log",
-    wildcard_constraints:
-        pair=one_of(universality_pairs()),
     conda:
         "../../envs/cic.yaml"
     params:
-        case=lambda wildcards: universality_pairs()[wildcards.pair]["case"],
-        control=lambda wildcards: universality_pairs()[wildcards.pair]["control"],
+        case=lambda wildcards: PAIRS[wildcards.pair]["case"],
+        control=lambda wildcards: PAIRS[wildcards.pair]["control"],
         min_log2_fold_change=config["universality"]["min_log2_fold_change"],
         max_adjusted_p=config["universality"]["max_adjusted_p"],
     script:
@@ -123,75 +103,43 @@ rule enrich_universality_genes:
         de_table_path="results/tables/de_{pair}.tsv",
         overlap="results/tables/gene_set_overlap.tsv",  # the source meets the data's identifiers
     output:
-        output="results/tables/enrichment_{pair}_{source}.tsv",
+        enrichment_path="results/tables/enrichment_{pair}_{source}.tsv",
+        png=in_report("results/figures/fig3_enrichment_{pair}_{source}.png", "Fig 3", "fig3_enrichment"),
+        svg="results/figures/fig3_enrichment_{pair}_{source}.svg",
     log:
         "results/logs/universality/enrichment_{pair}_{source}.log",
-    wildcard_constraints:
-        pair=one_of(universality_pairs()),
-        source=one_of(SOURCES),
     conda:
         "../../envs/cic.yaml"
     params:
         source=lambda wildcards: SOURCES[wildcards.source],
+        source_name=lambda wildcards: wildcards.source,
+        case=lambda wildcards: PAIRS[wildcards.pair]["case"],
+        control=lambda wildcards: PAIRS[wildcards.pair]["control"],
+        n_terms=config["universality"]["top_terms"],
     script:
         "../scripts/enrich_universality_genes.py"
 
 
-rule plot_universality_enrichment:
-    input:
-        enrichment_path="results/tables/enrichment_{pair}_{source}.tsv",
-    output:
-        png=report(
-            "results/figures/fig3_enrichment_{pair}_{source}.png",
-            caption="../report/fig3_enrichment.rst",
-            category="Fig 3",
-        ),
-        svg="results/figures/fig3_enrichment_{pair}_{source}.svg",
-    log:
-        "results/logs/universality/plot_enrichment_{pair}_{source}.log",
-    wildcard_constraints:
-        pair=one_of(universality_pairs()),
-        source=one_of(SOURCES),
-    conda:
-        "../../envs/cic.yaml"
-    params:
-        source_name=lambda wildcards: wildcards.source,
-        case=lambda wildcards: universality_pairs()[wildcards.pair]["case"],
-        control=lambda wildcards: universality_pairs()[wildcards.pair]["control"],
-        n_terms=config["universality"]["top_terms"],
-    script:
-        "../scripts/plot_universality_enrichment.py"
-
-
 rule summarize_universality:
     input:
-        **({"activity": f"{SYNTHETIC_DIR}/program_activity.tsv"} if universality_truth_sources() else {}),
+        **({"activity": f"{SYNTHETIC_DIR}/program_activity.tsv"} if TRUTH_SOURCES else {}),
         table="results/tables/fig3_loto.tsv",
-        de_tables=expand("results/tables/de_{pair}.tsv", pair=universality_pairs()),
-        enrichment=expand("results/tables/enrichment_{pair}_{source}.tsv", pair=universality_pairs(), source=SOURCES),
+        de_tables=expand("results/tables/de_{pair}.tsv", pair=PAIRS),
+        enrichment=expand("results/tables/enrichment_{pair}_{source}.tsv", pair=PAIRS, source=SOURCES),
     output:
-        **(
-            {
-                "true_programs": expand(
-                    "results/tables/enrichment_{pair}_{source}_true_programs.tsv",
-                    pair=universality_pairs(),
-                    source=universality_truth_sources(),
-                )
-            }
-            if universality_truth_sources()
-            else {}
+        **figures("fig3", category="Fig 3"),
+        true_programs=expand(
+            "results/tables/enrichment_{pair}_{source}_true_programs.tsv", pair=PAIRS, source=TRUTH_SOURCES
         ),
-        summary=report(
-            "results/tables/universality_summary.tsv", caption="../report/universality_summary.rst", category="Fig 3"
-        ),
+        summary=in_report("results/tables/universality_summary.tsv", "Fig 3"),
     log:
         "results/logs/universality/summarize_universality.log",
     conda:
         "../../envs/cic.yaml"
     params:
-        pairs=universality_pairs(),
+        pairs=PAIRS,
         sources=list(SOURCES),
-        truth_sources=universality_truth_sources(),
-        pathway_source=universality_pathway_source(),
+        truth_sources=TRUTH_SOURCES,
+        pathway_source=run_plan.pathway_source(config),
     script:
         "../scripts/summarize_universality.py"

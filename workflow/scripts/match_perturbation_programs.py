@@ -1,3 +1,3 @@
 from cic.runner import run_rule
 
-run_rule(snakemake, "cic.stages.perturbation:match_planted_programs")
+run_rule(snakemake, "cic.stages.perturbation:match_planted_programs", "cic.stages.perturbation:plot_component_programs")

@@ -1,3 +1,3 @@
 from cic.runner import run_rule
 
-run_rule(snakemake, "cic.stages.classification:summarize")
+run_rule(snakemake, "cic.stages.classification:summarize", "cic.stages.classification:plot_figures")

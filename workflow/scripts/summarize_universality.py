@@ -1,3 +1,3 @@
 from cic.runner import run_rule
 
-run_rule(snakemake, "cic.stages.universality:summarize_universality")
+run_rule(snakemake, "cic.stages.universality:summarize_universality", "cic.stages.universality:plot_fig3")

@@ -183,11 +183,11 @@ def smallest_within_one_se(ranking: pd.DataFrame) -> int:
     return int(within["code_size"].min())
 
 
-def summarize_sweeps(architecture_ranking, code_size_ranking, regularisation, reference: str, output) -> None:
+def summarize_sweeps(fig8_ranking, fig9_ranking, regularisation_table, reference: str, output) -> None:
     """results/tables/sweeps_summary.tsv: the sweeps' outcomes beside the paper's."""
-    architectures = pd.read_csv(architecture_ranking, sep="\t").sort_values("rank")
-    code_sizes = pd.read_csv(code_size_ranking, sep="\t").sort_values("rank")
-    variants = pd.read_csv(regularisation, sep="\t")
+    architectures = pd.read_csv(fig8_ranking, sep="\t").sort_values("rank")
+    code_sizes = pd.read_csv(fig9_ranking, sep="\t").sort_values("rank")
+    variants = pd.read_csv(regularisation_table, sep="\t")
     folds = int(architectures["folds"].min())
     rows = [_row("architectures_compared", len(architectures), note="paper: 10")]
     for position, key in enumerate(("best_architecture", "second_architecture", "third_architecture")):

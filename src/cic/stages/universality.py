@@ -349,7 +349,7 @@ def rank_terms(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def enrich_up_genes(genes_path, de_table_path, source: Mapping, output) -> None:
+def enrich_up_genes(genes_path, de_table_path, source: Mapping, enrichment_path) -> None:
     """Over-representation of the genes up in the case REPs in one gene set source; background = genes tested.
 
     An Enrichr source without network ends the job with a one-line message telling how to use a GMT instead.
@@ -363,7 +363,7 @@ def enrich_up_genes(genes_path, de_table_path, source: Mapping, output) -> None:
     except EnrichmentOffline as error:
         raise InputError("enrichment.sources", str(error)) from error
     table = rank_terms(table)
-    io.write_table(table, output)
+    io.write_table(table, enrichment_path)
     if table.empty:
         log.info("%s: no term overlaps the %d genes", source.get("name"), len(genes))
     else:
@@ -409,11 +409,11 @@ def true_program_ranks(enrichment_path, activity_path, case: str, control: str) 
 # Figure and summary
 
 
-def plot_fig3(table_path, fig3_png, fig3_svg) -> None:
+def plot_fig3(table, fig3_png, fig3_svg) -> None:
     """Fig 3 from the stored per-type table."""
     from cic.figures import fig3
 
-    fig3.plot_universality_medians(pd.read_csv(table_path, sep="\t"), fig3_png, fig3_svg)
+    fig3.plot_universality_medians(pd.read_csv(table, sep="\t"), fig3_png, fig3_svg)
 
 
 def summarize(table_path, de_paths: Mapping[str, str], enrichment_paths: Mapping[tuple[str, str], str],
