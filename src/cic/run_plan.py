@@ -10,9 +10,10 @@ impossible combinations refused), so none of them raises on a config that reache
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 
-from cic.defaults import AUTO, SYNTHETIC_DIR
+from cic.config_checks import check_config
+from cic.defaults import AUTO, SYNTHETIC_DIR, order_like, resolve_defaults
 from cic.labels import comparison_name, normalize_label
 
 # How prepare_expression reads the raw files the workflow writes itself (simulated, GEO, CellNet): genes x samples,
@@ -23,6 +24,19 @@ WORKFLOW_LAYOUT = {
     "cell_type_column": "cell_type",
     "study_column": "study",
 }
+
+
+def resolve_config(config: MutableMapping, defaults: Mapping) -> list[str]:
+    """Make the config (after Snakemake's schema validation) the one every rule sees, in place: keys in the
+    defaults' order (:func:`cic.defaults.order_like`; Snakemake puts an overlay's keys first), ``auto`` settings
+    resolved (:func:`cic.defaults.resolve_defaults`), then values valid one by one but impossible together refused
+    (:func:`cic.config_checks.check_config`). Returns one note per step the run leaves out, naming its key.
+
+    Raises InputError ("config: <problem>; fix: <fix>") for the first impossible combination."""
+    order_like(config, defaults)
+    notes = resolve_defaults(config)
+    check_config(config)
+    return notes
 
 
 def raw_expression_files(config: Mapping) -> dict[str, str]:

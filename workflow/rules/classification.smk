@@ -5,9 +5,7 @@ NOISE_FOLDS = list(range(config["splits"]["noise_cv_folds"]))
 
 rule train_classifier_autoencoder:
     input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+        **training_input(),
     output:
         model_path="results/models/classifier_autoencoder/model.pt",
         history_path="results/models/classifier_autoencoder/history.tsv",
@@ -33,9 +31,7 @@ rule train_classifier_autoencoder:
 
 rule classify_cell_types:
     input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+        **training_input(),
         codes_path="results/tables/cic_codes.tsv",
         classifier_codes_path="results/tables/classifier_cic_codes.tsv",
         classifier_model_path="results/models/classifier_autoencoder/model.pt",
@@ -58,9 +54,7 @@ rule classify_cell_types:
 
 rule train_noise_fold:
     input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+        **training_input(),
     output:
         model_path="results/models/noise/fold{fold}/model.pt",
         history_path="results/models/noise/fold{fold}/history.tsv",

@@ -8,29 +8,26 @@ from snakemake.utils import validate
 from snakemake.logging import logger
 
 from cic import run_plan, sweep_plan
-from cic.config_checks import check_config
-from cic.defaults import SYNTHETIC_DIR, order_like, resolve_defaults
+from cic.defaults import SYNTHETIC_DIR
 from cic.errors import InputError
 from cic.labels import SAFE_NAME_PATTERN, safe_name
+from cic.layers import code_size
+from cic.paper import SUMMARY_TABLES
 from cic.stages.report import dataset_label
 
 validate(config, schema="../schemas/config.schema.yaml")
-with open("config/config.yaml") as defaults:  # an overlay's keys come first: back to the defaults' order
-    order_like(config, yaml.safe_load(defaults))
-# `auto` settings become the simulator's choices on synthetic data and the data's own elsewhere (cic.defaults);
-# every rule below sees the concrete values. Steps left out are named here and "not run" in claims.tsv.
-for skipped in resolve_defaults(config):
-    logger.info(f"note: {skipped}")
-try:  # values that are valid one by one but impossible together: one line, no traceback, before any job
-    check_config(config)
+# `auto` settings become the simulator's choices on synthetic data and the data's own elsewhere; every rule sees the
+# concrete values. Steps left out are noted here and "not run" in claims.tsv; an impossible config is one line.
+try:
+    with open("config/config.yaml") as defaults:
+        for note in run_plan.resolve_config(config, yaml.safe_load(defaults)):
+            logger.info(f"note: {note}")
 except InputError as error:
     print(error, file=sys.stderr)
     sys.exit(1)
 
 DATASET = config["dataset"]
 CV_FOLDS = list(range(config["splits"]["cv_folds"]))
-# Ranking of the Fig 8 sweep (columns rank, architecture, ...; best first): model.architecture "auto" trains its winner.
-ARCHITECTURE_RANKING = "results/tables/fig8_architecture_ranking.tsv"
 # Derived once from the config (cic.run_plan): the enrichment sources by name (Fig 3's genes and Figs 5-7's gene sets
 # are tested in each), Fig 3's limma comparisons by file name (b_cell_vs_t_cell), the sources that are planted programs.
 SOURCES = run_plan.enrichment_sources(config)
@@ -39,9 +36,15 @@ TRUTH_SOURCES = run_plan.truth_sources(config)
 
 
 def architecture_input():
-    """`input: **architecture_input()` of the rules that train or size the selected network: the sweep ranking
-    when model.architecture is `auto`."""
-    return {"architecture_ranking": ARCHITECTURE_RANKING} if config["model"]["architecture"] == "auto" else {}
+    """`input: **architecture_input()` of the rules that train or size the selected network: the Fig 8 ranking
+    (best first) when model.architecture is `auto`, which trains its winner."""
+    auto = config["model"]["architecture"] == "auto"
+    return {"architecture_ranking": "results/tables/fig8_architecture_ranking.tsv"} if auto else {}
+
+
+def training_input(expression="results/data/expression.h5ad"):
+    """`input: **training_input()`: the prepared GEPs (samples x genes, log2), the splits, and architecture_input."""
+    return {"expression": expression, "splits_path": "results/data/splits.tsv", **architecture_input()}
 
 
 def selected_architecture(wildcards, input):
@@ -51,8 +54,6 @@ def selected_architecture(wildcards, input):
 
 def selected_code_size(wildcards, input):
     """`params: n_components=selected_code_size`: the selected network's code width (the CIC size)."""
-    from cic.layers import code_size
-
     return code_size(selected_architecture(wildcards, input))
 
 
@@ -61,23 +62,18 @@ def in_report(path, category, caption=None, **labels):
     return report(path, caption=f"../report/{caption or Path(path).stem}.rst", category=category, **labels)
 
 
-def figures(*names, category):
-    """`output: **figures("fig8", "fig9", category=...)`: <name>_png (in the report) and <name>_svg, results/figures/."""
+def figures(*names, category, networks=False):
+    """`output: **figures("fig8", "fig9", category=...)`: <name>_png (in the report) and <name>_svg, results/figures/;
+    with networks, also <name>_gexf and <name>_graphml under results/networks/ (Figs 5-7)."""
     files = {f"{name}_png": in_report(f"results/figures/{name}.png", category) for name in names}
-    return files | {f"{name}_svg": f"results/figures/{name}.svg" for name in names}
+    files |= {f"{name}_svg": f"results/figures/{name}.svg" for name in names}
+    kinds = ("gexf", "graphml") if networks else ()
+    return files | {f"{name}_{kind}": f"results/networks/{name}.{kind}" for name in names for kind in kinds}
 
 
 # training.batched_folds: one job per experiment (or sweep run) trains all its folds stacked (cic.train.fit with k
 # networks); false: one job per fold. The same rule either way; these give its files, folds and checkpoint.
 BATCHED = config["training"]["batched_folds"]
-
-
-wildcard_constraints:  # pair and source names contain underscores: {pair}_{source} needs their exact names
-    fold=r"\d+",
-    cell_type=SAFE_NAME_PATTERN,
-    pair=run_plan.one_of(PAIRS),
-    source=run_plan.one_of(SOURCES),
-    query=run_plan.one_of(config["query"]["samples"]),
 
 
 def fold_files(pattern, folds):
@@ -113,7 +109,12 @@ SWEEP_TRAINING = sweep_plan.sweep_training(config["training"], SWEEPS["training"
 SWEEP_CODE_SIZE_INPUT = architecture_input() if SWEEPS["code_sizes"]["architecture"] == sweep_plan.SELECTED else {}
 
 
-wildcard_constraints:
+wildcard_constraints:  # pair and source names contain underscores: {pair}_{source} needs their exact names
+    fold=r"\d+",
+    cell_type=SAFE_NAME_PATTERN,
+    pair=run_plan.one_of(PAIRS),
+    source=run_plan.one_of(SOURCES),
+    query=run_plan.one_of(config["query"]["samples"]),
     architecture=run_plan.one_of(SWEEP["architectures"].runs),
     code_size=r"\d+",
     variant=run_plan.one_of(SWEEP["regularisation"].runs),
@@ -157,17 +158,13 @@ def source_gmt_input(wildcards):
     return {"source_gmt": SOURCES[wildcards.source]["gmt"]} if "gmt" in SOURCES[wildcards.source] else {}
 
 
-def universality_held_out_types():
-    """The held-out cell types, as listed by the checkpoint of workflow/rules/universality.smk (from splits.tsv)."""
-    with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
-        return [line.strip() for line in handle if line.strip()]
-
-
 def universality_model_inputs(wildcards):
-    """Fig 3's model of every held-out type (by its file name, cic.labels.safe_name), or the stacked job's folder."""
+    """Fig 3's model of every held-out type (by its file name, cic.labels.safe_name; the types are listed by the
+    checkpoint list_held_out_cell_types), or the stacked job's folder."""
     if BATCHED:
         return ["results/models/loto"]
-    return [f"results/models/loto/{safe_name(cell_type)}/model.pt" for cell_type in universality_held_out_types()]
+    with open(checkpoints.list_held_out_cell_types.get().output[0]) as handle:
+        return [f"results/models/loto/{safe_name(line.strip())}/model.pt" for line in handle if line.strip()]
 
 
 def stage_outputs():
@@ -179,23 +176,18 @@ def stage_outputs():
     final += [rules.evaluate_universality, rules.summarize_universality]
     final += [rules.train_classifier_autoencoder, rules.summarize_classification]
     final += [rules.perturbation_gene_sets, rules.summarize_perturbation, rules.reference_bundle, rules.novelty]
-    if config["perturbation"]["figures"]:  # none without an enrichment source (cic.defaults)
-        final.append(rules.plot_perturbation_networks)
     if DATASET["source"] == "synthetic":  # the planted programs are known
         final.append(rules.match_perturbation_programs)
     targets = [str(path) for step in final for path in step.output]
-    pairs, sources = list(PAIRS), list(SOURCES)
-    targets += expand(rules.differential_expression_universality.output, pair=pairs)
-    targets += expand(rules.enrich_universality_genes.output, pair=pairs, source=sources)
-    targets += expand(rules.enrich_perturbation_gene_sets.output, source=sources)
+    targets += expand(rules.differential_expression_universality.output, pair=PAIRS)
+    targets += expand(rules.enrich_universality_genes.output, pair=PAIRS, source=SOURCES)
+    targets += expand(rules.enrich_perturbation_gene_sets.output, source=SOURCES)
     return targets + expand(rules.query_samples.output, query=list(config["query"]["samples"]))
 
 
 def claims_inputs():
     """The stage summary tables that claims.tsv reads (cic.paper.SUMMARY_TABLES), as {stage: path}: those of the
     stages this run produces; claims of a stage outside the run say "not run"."""
-    from cic.paper import SUMMARY_TABLES
-
     produced = set(stage_outputs())
     return {stage: path for stage, path in SUMMARY_TABLES.items() if path in produced}
 

@@ -91,9 +91,8 @@ rule plot_data_overview:
         "../scripts/plot_data_overview.py"
 
 
-# The identifiers of the data and of every GMT source of enrichment.sources (cic.identifiers): a source that shares
-# too few genes with the data (probe sets against gene symbols) stops the run with one line. Every enrichment rule
-# reads this table, and its priority runs it as soon as the data are prepared, before the long training jobs.
+# Does every GMT source share enough genes with the data (cic.identifiers: probe sets against symbols stop the run with
+# one line)? Every enrichment rule reads this table; its priority runs it before the long training jobs.
 rule check_gene_set_overlap:
     input:
         source_gmt=list(run_plan.gene_set_files(config).values()),

@@ -1,53 +1,34 @@
 # Public data sources (dataset.source: geo | cellnet): download into resources/cache/ (kept, so a re-run downloads
 # nothing) and write the raw genes x samples matrix + sample sheet that prepare_expression reads (cic.run_plan).
-
-GEO_DIR = "results/data/geo"
-CELLNET_DIR = "results/data/cellnet"
-# Only the keys the import uses, so that editing other dataset keys does not trigger a new import.
-SELECTION = {"samples_per_type": DATASET["samples_per_type"], "cell_types": DATASET.get("cell_types")}
+# Only the dataset keys the import uses are params, so that editing the others does not trigger a new import.
 
 
 # Compute nodes of a cluster often have no internet: downloads run on the submitting host.
 localrules:
-    import_geo,
-    import_cellnet,
+    import_dataset,
 
 
-rule import_geo:
+rule import_dataset:
     input:
-        sample_sheet=lambda wildcards: DATASET["geo"]["sample_sheet"],
+        unpack(
+            lambda wildcards: {"sample_sheet": DATASET["geo"]["sample_sheet"]} if wildcards.database == "geo" else {}
+        ),
     output:
-        expression=f"{GEO_DIR}/expression.parquet",
-        samples_out=f"{GEO_DIR}/samples.tsv",
+        expression="results/data/{database}/expression.parquet",
+        samples_out="results/data/{database}/samples.tsv",
     log:
-        "results/logs/data/import_geo.log",
+        "results/logs/data/import_{database}.log",
     benchmark:
-        "results/benchmarks/data/import_geo.tsv"
+        "results/benchmarks/data/import_{database}.tsv"
+    wildcard_constraints:
+        database="geo|cellnet",
     conda:
         "../../envs/cic.yaml"
     params:
-        geo_settings=DATASET["geo"],
+        database=lambda wildcards: wildcards.database,
+        settings=lambda wildcards: DATASET[wildcards.database],
         download=DATASET["download"],
-        dataset=SELECTION,
+        dataset={"samples_per_type": DATASET["samples_per_type"], "cell_types": DATASET.get("cell_types")},
         seed=config["seed"],
     script:
-        "../scripts/import_geo.py"
-
-
-rule import_cellnet:
-    output:
-        expression=f"{CELLNET_DIR}/expression.parquet",
-        samples_out=f"{CELLNET_DIR}/samples.tsv",
-    log:
-        "results/logs/data/import_cellnet.log",
-    benchmark:
-        "results/benchmarks/data/import_cellnet.tsv"
-    conda:
-        "../../envs/cic.yaml"
-    params:
-        cellnet=DATASET["cellnet"],
-        download=DATASET["download"],
-        dataset=SELECTION,
-        seed=config["seed"],
-    script:
-        "../scripts/import_cellnet.py"
+        "../scripts/import_dataset.py"

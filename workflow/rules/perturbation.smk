@@ -1,11 +1,14 @@
-# Figs 5-7: perturbation gene sets of each CIC component, their enrichment and networks (issue 7).
-# The chosen model (perturbation.model) encodes every sample; each component of the mean code is raised by
-# n_sigma standard deviations and decoded; the top_genes most-changed genes form its gene set. The sets are tested
-# in every enrichment source; Figs 5-7 draw one source each (perturbation.figures).
+# Figs 5-7 (issue 7): perturbation.model encodes every sample; each component of the mean code is raised by n_sigma
+# standard deviations and decoded, and the top_genes most-changed genes form its gene set. The sets are tested in
+# every enrichment source; Figs 5-7 draw one source each (perturbation.figures) as networks.
 
 PERTURBATION = config["perturbation"]
 PERTURBATION_MODEL = f"results/models/{PERTURBATION['model']}/model.pt"
 PERTURBATION_TABLES = expand("results/tables/perturbation_enrichment_{source}.tsv", source=SOURCES)
+# Synthetic data: each component's best planted program, the Jaccard matrix, and the programs recovered.
+PLANTED_MATCHES = expand(
+    "results/tables/perturbation_{name}.tsv", name=["program_matches", "program_jaccard", "programs_recovered"]
+)
 
 
 rule perturbation_gene_sets:
@@ -52,9 +55,9 @@ rule match_perturbation_programs:
         expression_path="results/data/expression.h5ad",
     output:
         **figures("component_programs", category="Figs 5-7"),
-        matches_path="results/tables/perturbation_program_matches.tsv",
-        jaccard_path="results/tables/perturbation_program_jaccard.tsv",
-        programs_table_path="results/tables/perturbation_programs_recovered.tsv",
+        matches_path=PLANTED_MATCHES[0],
+        jaccard_path=PLANTED_MATCHES[1],
+        programs_table_path=PLANTED_MATCHES[2],
     log:
         "results/logs/perturbation/match_perturbation_programs.log",
     conda:
@@ -65,44 +68,14 @@ rule match_perturbation_programs:
         "../scripts/match_perturbation_programs.py"
 
 
-rule plot_perturbation_networks:
-    input:
-        enrichment=PERTURBATION_TABLES,
-        gmt="results/tables/perturbation_gene_sets.gmt",
-    output:
-        **figures("fig5", "fig6", "fig7", category="Figs 5-7"),
-        **{
-            f"{fig}_{kind}": f"results/networks/{fig}.{kind}"
-            for fig in ("fig5", "fig6", "fig7")
-            for kind in ("gexf", "graphml")
-        },
-    log:
-        "results/logs/perturbation/plot_perturbation_networks.log",
-    conda:
-        "../../envs/cic.yaml"
-    params:
-        sources=list(SOURCES),
-        figures=PERTURBATION["figures"],
-    script:
-        "../scripts/plot_perturbation_networks.py"
-
-
 rule summarize_perturbation:
     input:
-        unpack(
-            lambda wildcards: (
-                {
-                    "matches": "results/tables/perturbation_program_matches.tsv",
-                    "programs": "results/tables/perturbation_programs_recovered.tsv",
-                }
-                if DATASET["source"] == "synthetic"
-                else {}
-            )
-        ),
+        **({"matches": PLANTED_MATCHES[0], "programs": PLANTED_MATCHES[2]} if DATASET["source"] == "synthetic" else {}),
         enrichment=PERTURBATION_TABLES,
         gmt="results/tables/perturbation_gene_sets.gmt",
         components="results/tables/perturbation_components.tsv",
     output:
+        **figures(*PERTURBATION["figures"], category="Figs 5-7", networks=True),
         counts="results/tables/perturbation_counts.tsv",
         summary=in_report("results/tables/perturbation_summary.tsv", "Figs 5-7"),
     log:

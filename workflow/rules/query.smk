@@ -1,6 +1,5 @@
-# Identify new samples with the trained classifier autoencoder (issue 18): the reference bundle, each named query
-# file of query.samples, and the novelty measure (types a leave-one-type-out network never saw come out unassigned).
-# The logic lives in cic.reference, cic.query and cic.stages.novelty; `cic query` runs the same code.
+# Identify new samples with the classifier autoencoder (issue 18; cic.reference, cic.query, as `cic query` does): the
+# reference bundle, each query.samples file, and novelty (types a leave-one-type-out network never saw: unassigned).
 
 
 rule reference_bundle:

@@ -5,9 +5,7 @@
 # same per-fold files, seeds and numbers either way.
 rule train_cv:
     input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+        **training_input(),
     output:
         model_paths=fold_files("results/models/cv/fold{fold}/model.pt", CV_FOLDS),
         history_paths=fold_files("results/models/cv/fold{fold}/history.tsv", CV_FOLDS),
@@ -100,9 +98,7 @@ rule evaluate_reconstruction:
 
 rule compare_reconstruction_methods:
     input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+        **training_input(),
         reproduced="results/data/reproduced_profiles.h5ad",
     output:
         output="results/tables/fig2g_method_mse.tsv",

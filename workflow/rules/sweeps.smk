@@ -46,9 +46,7 @@ use rule train_architecture_sweep as train_code_size_sweep with:
 
 use rule train_architecture_sweep as train_regularisation_variant with:
     input:
-        **architecture_input(),
-        expression=SWEEP["regularisation"].expression,
-        splits_path="results/data/splits.tsv",
+        **training_input(SWEEP["regularisation"].expression),
     output:
         **sweep_run_files("regularisation", "{variant}"),
     log:

@@ -1,6 +1,5 @@
-# Fig 3: leave-one-cell-type-out training, limma on held-out REPs, and enrichment (issue 5).
-# One network per held-out type (the types come from splits.tsv through a checkpoint, so every data source works),
-# one evaluation of all of them, then per comparison (universality.de_pairs) limma and one enrichment per source.
+# Fig 3 (issue 5): one network per held-out type (listed from splits.tsv by a checkpoint, so every data source works),
+# one evaluation of all; per comparison (universality.de_pairs), limma and an enrichment per source.
 
 
 checkpoint list_held_out_cell_types:
@@ -23,9 +22,7 @@ checkpoint list_held_out_cell_types:
 # is the type's file name (cic.labels.safe_name: "CD4+ T" becomes CD4_T_<hash>), the label is found in the checkpoint.
 rule train_universality:
     input:
-        **architecture_input(),
-        expression="results/data/expression.h5ad",
-        splits_path="results/data/splits.tsv",
+        **training_input(),
         cell_types_path="results/tables/fig3_held_out_cell_types.txt",
     output:
         **(

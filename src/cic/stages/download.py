@@ -132,3 +132,14 @@ def import_cellnet(cellnet: dict, download: dict, dataset: dict, seed: int, expr
              samples["cell_type"].nunique(), path)
     samples = _select(samples, dataset, seed, source)
     write_raw(matrix[samples.index], samples, expression, samples_out)
+
+
+def import_dataset(database: str, settings: dict, download: dict, dataset: dict, seed: int, expression, samples_out,
+                   sample_sheet=None) -> None:
+    """Rule import_dataset (workflow/rules/download.smk): :func:`import_geo` (``database`` "geo", with the user's
+    ``sample_sheet``) or :func:`import_cellnet` ("cellnet"); ``settings`` is dataset.geo or dataset.cellnet,
+    ``dataset`` the selection keys (samples_per_type, cell_types)."""
+    if database == "geo":
+        import_geo(sample_sheet, settings, download, dataset, seed, expression, samples_out)
+    else:
+        import_cellnet(settings, download, dataset, seed, expression, samples_out)

@@ -157,13 +157,6 @@ def plot_networks(enrichment_paths: Mapping[str, str], gmt_path, figures: Mappin
                      *(outputs[f"{figure}_{kind}"] for kind in ("png", "svg", "gexf", "graphml")))
 
 
-def plot_perturbation_networks(enrichment: Sequence, gmt, sources: Sequence[str], figures: Mapping[str, Mapping],
-                               **outputs) -> None:
-    """The rule's entry (workflow/rules/perturbation.smk, plot_perturbation_networks): :func:`plot_networks` with
-    the enrichment tables paired with ``sources`` in order; ``outputs``: the rule's ``<figure>_<kind>`` paths."""
-    plot_networks(dict(zip(sources, enrichment)), gmt, figures, outputs)
-
-
 def plot_network(enrichment_path, components: Sequence[str], figure: str, entry: Mapping, png, svg, gexf,
                  graphml) -> None:
     """One of Figs 5-7: components linked to the terms passing the figure's Bonferroni cutoff (only the figure's
@@ -204,11 +197,15 @@ def plot_component_programs(jaccard_path, matches_path, programs_table_path, com
 
 def summarize_perturbation(enrichment: Sequence, gmt, components, sources: Sequence[str],
                            figures: Mapping[str, Mapping], count_cutoffs: Sequence[Mapping], max_adjusted_p: float,
-                           counts, summary, matches=None, programs=None) -> None:
+                           counts, summary, matches=None, programs=None, **network_files) -> None:
     """The rule's entry (workflow/rules/perturbation.smk, summarize_perturbation): :func:`summarize` with the
-    enrichment tables paired with ``sources`` in order; ``matches`` and ``programs`` only on synthetic data."""
-    summarize(dict(zip(sources, enrichment)), gmt, components, figures, count_cutoffs, counts, summary,
+    enrichment tables paired with ``sources`` in order (``matches`` and ``programs`` only on synthetic data), then
+    the networks of ``figures`` (:func:`plot_networks`; ``network_files``: the rule's ``<figure>_<kind>`` paths)."""
+    enrichment_paths = dict(zip(sources, enrichment))
+    summarize(enrichment_paths, gmt, components, figures, count_cutoffs, counts, summary,
               matches_path=matches, programs_table_path=programs, max_adjusted_p=max_adjusted_p)
+    if figures:
+        plot_networks(enrichment_paths, gmt, figures, network_files)
 
 
 def summarize(enrichment_paths: Mapping[str, str], gmt_path, components_path, figures: Mapping[str, Mapping],
