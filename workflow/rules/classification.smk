@@ -1,7 +1,5 @@
 # Supp Fig S7 and Fig 4: RF/SVM on CICs vs PCA, the classifier autoencoder, noise robustness (issue 6).
 
-NOISE_FOLDS = list(range(config["splits"]["noise_cv_folds"]))
-
 
 rule train_classifier_autoencoder:
     input:
@@ -82,7 +80,9 @@ rule summarize_classification:
     input:
         metrics_path="results/tables/classification_metrics.tsv",
         classifier_history_path="results/models/classifier_autoencoder/history.tsv",
-        noise_fold_paths=expand("results/models/noise/fold{fold}/test_accuracy.tsv", fold=NOISE_FOLDS),
+        noise_fold_paths=expand(
+            "results/models/noise/fold{fold}/test_accuracy.tsv", fold=range(config["splits"]["noise_cv_folds"])
+        ),
         splits_path="results/data/splits.tsv",
         predictions_path="results/tables/classification_predictions.tsv",
         architecture_path="results/models/classifier_autoencoder/architecture.tsv",

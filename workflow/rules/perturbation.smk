@@ -3,7 +3,6 @@
 # every enrichment source; Figs 5-7 draw one source each (perturbation.figures) as networks.
 
 PERTURBATION = config["perturbation"]
-PERTURBATION_MODEL = f"results/models/{PERTURBATION['model']}/model.pt"
 PERTURBATION_TABLES = expand("results/tables/perturbation_enrichment_{source}.tsv", source=SOURCES)
 # Synthetic data: each component's best planted program, the Jaccard matrix, and the programs recovered.
 PLANTED_MATCHES = expand(
@@ -13,7 +12,7 @@ PLANTED_MATCHES = expand(
 
 rule perturbation_gene_sets:
     input:
-        model_path=PERTURBATION_MODEL,
+        model_path=f"results/models/{PERTURBATION['model']}/model.pt",
         expression_path="results/data/expression.h5ad",
     output:
         gmt_path="results/tables/perturbation_gene_sets.gmt",
